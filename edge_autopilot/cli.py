@@ -1,0 +1,246 @@
+"""`edge-autopilot`: run scenarios, list and validate them.
+
+User mistakes (a bad scenario file, an unwritable output path, an unknown driver) end in one
+clear message on stderr and exit status 2, never a stack trace. A run whose scenarios fail exits 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from edge_autopilot import __version__
+from edge_autopilot.errors import EdgeAutopilotError, ScenarioError
+from edge_autopilot.sim.scenario import (
+    Scenario,
+    builtin_scenario_paths,
+    load_scenario,
+    resolve_scenario_paths,
+)
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        err.print(f"[red]error:[/red] {escape(message)}")
+        raise SystemExit(EXIT_USAGE)
+
+
+def _fmt(x: float | None, digits: int = 2) -> str:
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "-"
+    return f"{x:.{digits}f}"
+
+
+def write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
+    """Write JSON so that a reader never sees half a file, and a failure leaves no debris."""
+    parent = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise EdgeAutopilotError(f"{path}: is a directory; --json needs a file path")
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=parent)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(payload, fh, indent=2, allow_nan=False)
+            fh.write("\n")
+        os.replace(tmp, path)
+    except OSError as e:
+        raise EdgeAutopilotError(f"{path}: cannot write JSON: {e.strerror or e}") from None
+
+
+def _load_all(paths: Sequence[str]) -> list[tuple[Path, Scenario]]:
+    """Load every scenario before running any, so one bad file stops nothing halfway."""
+    files = resolve_scenario_paths(list(paths))
+    loaded: list[tuple[Path, Scenario]] = []
+    problems: list[str] = []
+    for f in files:
+        try:
+            loaded.append((f, load_scenario(f)))
+        except ScenarioError as e:
+            problems.append(str(e))
+    if problems:
+        raise ScenarioError("\n".join(problems))
+    names = [s.name for _, s in loaded]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ScenarioError(f"two scenario files have the same name: {', '.join(dupes)}")
+    return loaded
+
+
+# --- run -----------------------------------------------------------------------------------
+def cmd_run(args: argparse.Namespace) -> int:
+    from edge_autopilot.sim.runner import DRIVERS, ScenarioResult, run_scenario
+
+    if args.driver not in DRIVERS:
+        raise EdgeAutopilotError(
+            f"unknown driver {args.driver!r}; choose one of: {', '.join(sorted(DRIVERS))}"
+        )
+    if args.json is not None and Path(args.json).is_dir():
+        raise EdgeAutopilotError(f"{args.json}: is a directory; --json needs a file path")
+    if args.report is not None and Path(args.report).exists() and not Path(args.report).is_dir():
+        raise EdgeAutopilotError(f"{args.report}: exists and is not a directory (--report)")
+    scenarios = _load_all(args.paths)
+    results: list[ScenarioResult] = []
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=err,
+        disable=args.quiet or not err.is_terminal,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("scenarios", total=len(scenarios))
+        for _, scenario in scenarios:
+            progress.update(task, description=f"running {scenario.name}")
+            results.append(run_scenario(scenario, DRIVERS[args.driver](), seed=args.seed))
+            progress.advance(task)
+            if not err.is_terminal and not args.quiet:
+                r = results[-1]
+                err.print(f"{r.name}: {'pass' if r.passed else 'FAIL'} ({r.wall_s:.1f} s)",
+                          markup=False)
+
+    _print_table(results)
+    summary = {
+        "passed": sum(r.passed for r in results),
+        "failed": sum(not r.passed for r in results),
+        "collisions": sum(r.collision for r in results),
+    }
+    if args.json is not None:
+        write_json_atomic(Path(args.json),
+                          {"scenarios": [r.to_json() for r in results], "summary": summary})
+        out.print(f"wrote {escape(str(args.json))}")
+    if args.report is not None:
+        from edge_autopilot.sim.report import write_report
+
+        index = write_report(results, Path(args.report))
+        out.print(f"wrote {escape(str(index))}")
+    verdict = "[green]all passed[/green]" if not summary["failed"] else \
+        f"[red]{summary['failed']} failed[/red]"
+    out.print(f"{summary['passed']}/{len(results)} passed, {summary['collisions']} collisions: "
+              f"{verdict}")
+    return EXIT_OK if not summary["failed"] else EXIT_FAILED
+
+
+def _print_table(results: list[Any]) -> None:
+    table = Table(title=f"driver: {results[0].driver}" if results else None)
+    for col, justify in (("scenario", "left"), ("result", "left"), ("collision", "left"),
+                         ("min gap m", "right"), ("min TTC s", "right"),
+                         ("max decel m/s²", "right"), ("cycles", "right"),
+                         ("sim p50/p99 ms", "right")):
+        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+    for r in results:
+        verdict = "[green]pass[/green]" if r.passed else \
+            f"[red]FAIL[/red] {escape('; '.join(r.failures))}"
+        hit = f"[red]yes ({escape(str(r.collision_with))} at {r.collision_t_s} s)[/red]" \
+            if r.collision else "no"
+        table.add_row(
+            r.name,
+            verdict,
+            hit,
+            _fmt(r.min_gap_m, 1),
+            _fmt(r.min_ttc_s, 2),
+            _fmt(r.max_decel_mps2, 2),
+            str(r.cycles),
+            f"{_fmt(r.sim_step_ms['p50'], 3)}/{_fmt(r.sim_step_ms['p99'], 3)}",
+        )
+    out.print(table)
+
+
+# --- scenarios -----------------------------------------------------------------------------
+def cmd_scenarios_list(args: argparse.Namespace) -> int:
+    table = Table(title="built-in scenarios")
+    table.add_column("name")
+    table.add_column("duration s", justify="right")
+    table.add_column("actors", justify="right")
+    table.add_column("description")
+    problems = []
+    for path in builtin_scenario_paths():
+        try:
+            s = load_scenario(path)
+        except ScenarioError as e:
+            problems.append(str(e))
+            continue
+        table.add_row(s.name, f"{s.duration_s:g}", str(len(s.actors)), escape(s.description))
+    out.print(table)
+    for p in problems:
+        err.print(f"[red]invalid:[/red] {escape(p)}")
+    return EXIT_OK if not problems else EXIT_USAGE
+
+
+def cmd_scenarios_validate(args: argparse.Namespace) -> int:
+    files = resolve_scenario_paths(list(args.paths))
+    bad = 0
+    for f in files:
+        try:
+            s = load_scenario(f)
+            out.print(f"[green]ok[/green]      {escape(str(f))} ({s.name})")
+        except ScenarioError as e:
+            bad += 1
+            out.print(f"[red]invalid[/red] {escape(str(e))}")
+    return EXIT_OK if bad == 0 else EXIT_USAGE
+
+
+# --- entry ---------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="edge-autopilot", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"edge-autopilot {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    run = sub.add_parser("run", help="run scenarios closed-loop (default: all built-in)")
+    run.add_argument("paths", nargs="*", metavar="PATH",
+                     help="scenario files, directories, or built-in names")
+    run.add_argument("--driver", default="expert", help="who drives (default: expert)")
+    run.add_argument("--seed", type=int, default=None,
+                     help="override every scenario's seed")
+    run.add_argument("--json", metavar="FILE", help="write results as JSON")
+    run.add_argument("--report", metavar="DIR", help="write plots and index.html")
+    run.add_argument("--quiet", action="store_true", help="no progress output")
+    run.set_defaults(func=cmd_run)
+
+    scen = sub.add_parser("scenarios", help="list or validate scenario files")
+    scen_sub = scen.add_subparsers(dest="scenarios_command", required=True, parser_class=_Parser)
+    lst = scen_sub.add_parser("list", help="list the built-in scenarios")
+    lst.set_defaults(func=cmd_scenarios_list)
+    val = scen_sub.add_parser("validate", help="validate scenario files")
+    val.add_argument("paths", nargs="+", metavar="PATH")
+    val.set_defaults(func=cmd_scenarios_validate)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if getattr(args, "seed", None) is not None and args.seed < 0:
+        err.print("[red]error:[/red] --seed must be >= 0")
+        return EXIT_USAGE
+    try:
+        return int(args.func(args))
+    except EdgeAutopilotError as e:
+        err.print(f"[red]error:[/red] {escape(str(e))}", soft_wrap=True)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,23 @@
+"""One exceptions module for the package: every user-facing failure is one of these.
+
+Each carries a message written for the person at the terminal; the CLI prints it without a
+stack trace and exits non-zero.
+"""
+
+from __future__ import annotations
+
+
+class EdgeAutopilotError(Exception):
+    """Base class of every error the package raises on purpose."""
+
+
+class ScenarioError(EdgeAutopilotError):
+    """A scenario file is missing, unreadable or invalid."""
+
+
+class ConfigError(EdgeAutopilotError):
+    """A configuration value or parameter file is invalid."""
+
+
+class RoadGeometryError(EdgeAutopilotError):
+    """A road description cannot be built (e.g. offset beyond a curve's radius)."""

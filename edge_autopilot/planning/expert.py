@@ -1,0 +1,248 @@
+"""The classical expert planner: IDM-style longitudinal control with an emergency-braking layer,
+a curve speed limit, and lane choice with gap acceptance.
+
+It is the teacher the planning network imitates and the reference the stack is measured
+against, so it favours being predictable over being clever. Pure functions do the math; the
+``ExpertPlanner`` class holds the only state (the lane it is heading for).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from edge_autopilot.constants import (
+    ACCEL_MAX_MPS2,
+    ACCEL_MIN_NOMINAL_MPS2,
+    EGO_REAR_AXLE_TO_FRONT_M,
+    EGO_WIDTH_M,
+    EMERGENCY_DECEL_MPS2,
+)
+from edge_autopilot.planning.types import (
+    HORIZON_T_S,
+    PREVIEW_S_M,
+    LaneGeometry,
+    ObjectList,
+    PlanningInput,
+    Trajectory,
+)
+
+
+@dataclass(frozen=True)
+class ExpertParams:
+    # IDM (Treiber et al. 2000) tuned a little more conservative than traffic-flow defaults
+    idm_accel_mps2: float = 1.5
+    idm_comfort_decel_mps2: float = 2.5
+    time_headway_s: float = 1.6
+    standstill_gap_m: float = 4.0
+    # emergency layer: brake harder than nominal only when the required decel says so
+    stop_margin_m: float = 2.0
+    actuator_delay_s: float = 0.3
+    emergency_gain: float = 1.25
+    # comfort in curves (ISO 15622-style ACC limit is 2-3 m/s^2 lateral)
+    curve_lat_accel_mps2: float = 2.0
+    curve_decel_limit_mps2: float = 2.5
+    # corridor for "is this object in my path"
+    corridor_margin_m: float = 0.35
+    prediction_horizon_s: float = 4.0
+    # lateral planning
+    lateral_time_constant_s: float = 1.1
+    lateral_speed_max_mps: float = 1.1
+    # lane choice
+    slow_lead_margin_mps: float = 4.0
+    lane_change_lookahead_m: float = 80.0
+    gap_accept_front_s: float = 1.2
+    gap_accept_rear_s: float = 2.0
+    gap_accept_min_m: float = 8.0
+
+
+_PRED_T_S = np.arange(0.0, 4.01, 0.25)
+
+
+def idm_accel(speed_mps: float, set_speed_mps: float, gap_m: float, lead_speed_mps: float,
+              p: ExpertParams) -> float:
+    """Intelligent Driver Model acceleration toward the set speed behind a lead (gap may be inf)."""
+    v0 = max(set_speed_mps, 0.1)
+    free = 1.0 - (speed_mps / v0) ** 4
+    if not math.isfinite(gap_m):
+        return p.idm_accel_mps2 * free
+    s_star = p.standstill_gap_m + max(
+        0.0,
+        speed_mps * p.time_headway_s
+        + speed_mps * (speed_mps - lead_speed_mps)
+        / (2.0 * math.sqrt(p.idm_accel_mps2 * p.idm_comfort_decel_mps2)),
+    )
+    return p.idm_accel_mps2 * (free - (s_star / max(gap_m, 0.1)) ** 2)
+
+
+def required_decel(speed_mps: float, gap_m: float, lead_speed_mps: float,
+                   lead_accel_mps2: float, p: ExpertParams) -> float:
+    """Deceleration (positive number) that just avoids the lead, given it keeps its braking.
+
+    Two cases (as in RSS-style longitudinal reasoning): the lead stops, so the ego must stop
+    within gap + the lead's stopping distance; or the lead keeps moving, so the ego must shed
+    the speed difference within the gap. The delay term stands for the actuator's lag.
+    """
+    closing = speed_mps - lead_speed_mps
+    room = gap_m - p.stop_margin_m - max(closing, 0.0) * p.actuator_delay_s
+    if room <= 0.1:
+        return -EMERGENCY_DECEL_MPS2 if closing > -0.5 or speed_mps > 0.5 else 0.0
+    if lead_accel_mps2 < -0.3 or lead_speed_mps < 0.5:
+        lead_stop_m = lead_speed_mps**2 / (2.0 * max(-lead_accel_mps2, 0.3))
+        need_stop = speed_mps**2 / (2.0 * (room + lead_stop_m))
+    else:
+        need_stop = 0.0
+    need_match = closing**2 / (2.0 * room) if closing > 0.0 else 0.0
+    return max(need_stop, need_match)
+
+
+def curve_accel(speed_mps: float, curvature_1pm: np.ndarray, p: ExpertParams) -> float:
+    """Acceleration that brings the speed under each previewed point's curve limit in time."""
+    kappa = np.abs(curvature_1pm)
+    limit = np.sqrt(p.curve_lat_accel_mps2 / np.maximum(kappa, 1e-6))
+    dist = np.maximum(PREVIEW_S_M, 5.0)
+    accel = (limit**2 - speed_mps**2) / (2.0 * dist)
+    return float(max(accel.min(), -p.curve_decel_limit_mps2))
+
+
+def lateral_plan(offset_m: float, target_m: float, p: ExpertParams) -> np.ndarray:
+    """Lateral offset over HORIZON_T_S: exponential approach to the target, rate-limited."""
+    ideal = target_m + (offset_m - target_m) * np.exp(-HORIZON_T_S / p.lateral_time_constant_s)
+    step = np.clip(ideal - offset_m, -p.lateral_speed_max_mps * HORIZON_T_S,
+                   p.lateral_speed_max_mps * HORIZON_T_S)
+    return offset_m + step
+
+
+def in_path_mask(objects: ObjectList, offset_now_m: float, path_offset_m: np.ndarray,
+                 ego_speed_mps: float, p: ExpertParams) -> np.ndarray:
+    """Objects ahead whose predicted lateral position meets the ego's corridor.
+
+    Prediction is constant velocity over a few seconds, so a car cutting in or a pedestrian
+    stepping out counts as soon as its motion says it will be in the way.
+    """
+    if objects.count == 0:
+        return np.zeros(0, dtype=bool)
+    path_t = np.interp(_PRED_T_S, np.concatenate(([0.0], HORIZON_T_S)),
+                       np.concatenate(([offset_now_m], path_offset_m)))
+    d_pred = objects.d_m[:, None] + objects.v_d_mps[:, None] * _PRED_T_S[None, :]
+    half = 0.5 * (objects.width_m[:, None] + EGO_WIDTH_M) + p.corridor_margin_m
+    overlap = np.abs(d_pred - path_t[None, :]) < half
+    # only while the object is still ahead of the ego's front at that time
+    s_obj = objects.s_rel_m[:, None] + objects.v_s_mps[:, None] * _PRED_T_S[None, :]
+    s_ego_front = EGO_REAR_AXLE_TO_FRONT_M + ego_speed_mps * _PRED_T_S[None, :]
+    ahead_now = objects.s_rel_m + 0.5 * objects.length_m > EGO_REAR_AXLE_TO_FRONT_M
+    ahead = s_obj + 0.5 * objects.length_m[:, None] > s_ego_front - 0.5
+    return ahead_now & (overlap & ahead).any(axis=1)
+
+
+def gaps_m(objects: ObjectList) -> np.ndarray:
+    """Bumper-to-bumper gap from the ego's front to each object's rear."""
+    return objects.s_rel_m - 0.5 * objects.length_m - EGO_REAR_AXLE_TO_FRONT_M
+
+
+class ExpertPlanner:
+    def __init__(self, params: ExpertParams | None = None) -> None:
+        self.p = params or ExpertParams()
+        self.target_lane: int | None = None
+
+    def reset(self) -> None:
+        self.target_lane = None
+
+    def plan(self, inp: PlanningInput) -> Trajectory:
+        p, lane, ego, obj = self.p, inp.lane, inp.ego, inp.objects
+        if self.target_lane is None or self.target_lane >= lane.lane_count:
+            self.target_lane = lane.lane_index
+        if inp.allow_lane_change:
+            self._choose_lane(inp)
+        target_offset = (self.target_lane - lane.lane_index) * lane.lane_width_m
+        lateral = lateral_plan(lane.offset_m, target_offset, p)
+
+        speed = ego.speed_mps
+        accel = idm_accel(speed, inp.set_speed_mps, math.inf, 0.0, p)
+        lead_gap = math.inf
+        if obj.count:
+            mask = in_path_mask(obj, lane.offset_m, lateral, speed, p)
+            if mask.any():
+                gap = gaps_m(obj)
+                idx = np.flatnonzero(mask)
+                for i in idx:
+                    a_idm = idm_accel(speed, inp.set_speed_mps, float(gap[i]),
+                                      float(obj.v_s_mps[i]), p)
+                    need = required_decel(speed, float(gap[i]), float(obj.v_s_mps[i]),
+                                          float(obj.a_s_mps2[i]), p)
+                    a_obj = max(a_idm, ACCEL_MIN_NOMINAL_MPS2)
+                    if need > 0.5:
+                        a_obj = min(a_obj, -need * p.emergency_gain)
+                    accel = min(accel, a_obj)
+                lead_gap = float(gap[idx].min())
+        accel = min(accel, curve_accel(speed, lane.curvature_1pm, p))
+        if speed < 0.3 and lead_gap < p.standstill_gap_m + 2.0:
+            accel = min(accel, -1.0)  # hold the brake at a standstill behind something
+        accel = float(min(max(accel, EMERGENCY_DECEL_MPS2), ACCEL_MAX_MPS2))
+        # held over the horizon: the expert replans every cycle, so only the first value acts
+        profile = np.full(HORIZON_T_S.shape, accel)
+        return Trajectory(accel_mps2=profile, lateral_offset_m=lateral, lead_gap_m=lead_gap)
+
+    # --- lane choice --------------------------------------------------------------------
+    def _choose_lane(self, inp: PlanningInput) -> None:
+        lane, obj, p = inp.lane, inp.objects, self.p
+        if self.target_lane != lane.lane_index or abs(lane.offset_m) > 0.5:
+            return  # a change is under way; finish it first
+        current = _lane_lead(obj, 0.0, lane.lane_width_m)
+        if current is None:
+            return
+        gap, lead_speed = current
+        slow = lead_speed < inp.set_speed_mps - p.slow_lead_margin_mps
+        if not (slow and gap < p.lane_change_lookahead_m):
+            return
+        for step in (1, -1):  # pass on the left first
+            cand = lane.lane_index + step
+            if not 0 <= cand < lane.lane_count:
+                continue
+            centre = step * lane.lane_width_m
+            if not _gap_acceptable(obj, centre, lane.lane_width_m, inp.ego.speed_mps, p):
+                continue
+            other = _lane_lead(obj, centre, lane.lane_width_m)
+            if other is None or (other[1] > lead_speed + 2.0 and other[0] > gap):
+                self.target_lane = cand
+                return
+
+
+def _lane_mask(obj: ObjectList, centre_m: float, lane_width_m: float) -> np.ndarray:
+    return np.abs(obj.d_m - centre_m) < 0.5 * (lane_width_m + obj.width_m) - 0.3
+
+
+def _lane_lead(obj: ObjectList, centre_m: float, lane_width_m: float) -> tuple[float, float] | None:
+    if obj.count == 0:
+        return None
+    gap = gaps_m(obj)
+    mask = _lane_mask(obj, centre_m, lane_width_m) & (gap > -0.5)
+    if not mask.any():
+        return None
+    i = int(np.flatnonzero(mask)[np.argmin(gap[mask])])
+    return float(gap[i]), float(obj.v_s_mps[i])
+
+
+def _gap_acceptable(obj: ObjectList, centre_m: float, lane_width_m: float, speed_mps: float,
+                    p: ExpertParams) -> bool:
+    if obj.count == 0:
+        return True
+    mask = _lane_mask(obj, centre_m, lane_width_m)
+    if not mask.any():
+        return True
+    front_gap = gaps_m(obj)[mask]
+    rear_gap = (-(obj.s_rel_m[mask] + 0.5 * obj.length_m[mask]) - 0.95)  # behind our rear
+    closing_rear = obj.v_s_mps[mask] - speed_mps
+    need_front = np.maximum(p.gap_accept_min_m, p.gap_accept_front_s * speed_mps)
+    need_rear = np.maximum(p.gap_accept_min_m, p.gap_accept_rear_s * np.maximum(closing_rear, 0)
+                           + 5.0)
+    ahead = obj.s_rel_m[mask] > 0.0
+    ok = np.where(ahead, front_gap > need_front, rear_gap > need_rear)
+    return bool(ok.all())
+
+
+def lane_keep_only(lane: LaneGeometry) -> np.ndarray:
+    """Lateral plan back to the lane centre (used by the fallback, which never changes lanes)."""
+    return lateral_plan(lane.offset_m, 0.0, ExpertParams())

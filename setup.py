@@ -1,0 +1,55 @@
+"""pip and ROS 2 ament_python package definition (ament_python runs this same file via colcon)."""
+
+from __future__ import annotations
+
+from glob import glob
+
+from setuptools import find_packages, setup
+
+PACKAGE = "edge_autopilot"
+
+
+def data(folder: str, pattern: str = "*") -> tuple[str, list[str]]:
+    return (f"share/{PACKAGE}/{folder}", sorted(p for p in glob(f"{folder}/{pattern}")))
+
+
+setup(
+    name=PACKAGE,
+    version="0.1.0",
+    description="Sensor-fusion control loop for an automated vehicle: ONNX perception, planning "
+    "and control in a timed 10 ms loop with a safety monitor, fallback and OTA model updates",
+    license="Apache-2.0",
+    python_requires=">=3.10",
+    packages=find_packages(include=[PACKAGE, f"{PACKAGE}.*", "ota", "ota.*"]),
+    package_data={PACKAGE: ["py.typed"]},
+    include_package_data=True,
+    data_files=[
+        ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
+        (f"share/{PACKAGE}", ["package.xml"]),
+        data("launch", "*.py"),
+        data("config", "*.yaml"),
+        data("models"),
+        data("scenarios", "*.yaml"),
+    ],
+    install_requires=[
+        "numpy>=1.24",
+        "numba>=0.58",
+        "pydantic>=2.5",
+        "PyYAML>=6.0",
+        "rich>=13.0",
+        "matplotlib>=3.7",
+    ],
+    extras_require={
+        "test": ["pytest>=7.4", "pytest-benchmark>=4.0", "ruff>=0.5"],
+        "train": ["torch>=2.2", "onnx>=1.15"],
+        "gpu": ["onnxruntime-gpu>=1.17"],
+        "carla": ["carla>=0.9.15"],
+        "ray": ["ray>=2.9"],
+    },
+    entry_points={
+        "console_scripts": [
+            "edge-autopilot = edge_autopilot.cli:main",
+        ],
+    },
+    zip_safe=False,
+)
