@@ -43,6 +43,27 @@ def boxes_overlap(box: np.ndarray, others: np.ndarray) -> np.ndarray:
     return ~separated.any(axis=1)
 
 
+def colliding_actor(ego: EgoTruth, actors: ActorsTruth) -> str | None:
+    """Id of an actor whose box overlaps the ego's, or None.
+
+    Boxes are tested only when their bounding circles touch: most cycles nothing is near.
+    """
+    if actors.count == 0:
+        return None
+    ego_box = ego_corners(ego)
+    centre = ego_box.mean(axis=0)
+    reach = 0.5 * (math.hypot(EGO_LENGTH_M, EGO_WIDTH_M) + np.hypot(actors.length_m,
+                                                                    actors.width_m))
+    near = np.hypot(actors.x_m - centre[0], actors.y_m - centre[1]) < reach
+    if not near.any():
+        return None
+    idx = np.flatnonzero(near)
+    hit = boxes_overlap(ego_box, box_corners(actors.x_m[idx], actors.y_m[idx],
+                                             actors.yaw_rad[idx], actors.length_m[idx],
+                                             actors.width_m[idx]))
+    return actors.actor_id[int(idx[np.flatnonzero(hit)[0]])] if hit.any() else None
+
+
 def in_path_now(objects: ObjectList, ego_offset_m: float) -> np.ndarray:
     """Objects ahead that overlap the ego's footprint laterally right now."""
     lateral = np.abs(objects.d_m - ego_offset_m) < 0.5 * (objects.width_m + EGO_WIDTH_M)
@@ -120,12 +141,13 @@ class RunTrace:
 
 def percentiles_ms(samples_ns: np.ndarray) -> dict[str, float]:
     if samples_ns.size == 0:
-        return {"p50": math.nan, "p99": math.nan, "max": math.nan}
+        return {"p50": math.nan, "p99": math.nan, "max": math.nan, "mean": math.nan}
     ms = samples_ns / 1e6
     return {
         "p50": round(float(np.percentile(ms, 50)), 4),
         "p99": round(float(np.percentile(ms, 99)), 4),
         "max": round(float(ms.max()), 4),
+        "mean": round(float(ms.mean()), 4),
     }
 
 

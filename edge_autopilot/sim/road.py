@@ -179,7 +179,7 @@ def _place_many(
         out_k[j] = k
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, fastmath=True)
 def surface_at(s: float, d: float, lane_count: int, lane_width_m: float) -> int:
     """What lies at Frenet (s, d): 0 grass, 1 asphalt, 2 lane marking (shared with the camera)."""
     road_right = -SHOULDER_WIDTH_M
@@ -191,9 +191,21 @@ def surface_at(s: float, d: float, lane_count: int, lane_width_m: float) -> int:
     if 0 <= k <= lane_count and abs(d - k * lane_width_m) <= half:
         if k == 0 or k == lane_count:
             return 2  # solid edge line
-        if (s % DASH_PERIOD_M) < DASH_PAINTED_M:
+        # s mod period, written out: numba's float % is several times slower than floor
+        if s - DASH_PERIOD_M * math.floor(s * (1.0 / DASH_PERIOD_M)) < DASH_PAINTED_M:
             return 2  # broken lane line
     return 1
+
+
+def _as_pair(a: np.ndarray | float, b: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
+    """Two contiguous float64 1-D arrays of one length (a scalar is repeated)."""
+    a1 = np.ascontiguousarray(np.atleast_1d(a), dtype=np.float64)
+    b1 = np.ascontiguousarray(np.atleast_1d(b), dtype=np.float64)
+    if a1.shape != b1.shape:
+        n = max(a1.shape[0], b1.shape[0])
+        a1 = np.ascontiguousarray(np.broadcast_to(a1, (n,)))
+        b1 = np.ascontiguousarray(np.broadcast_to(b1, (n,)))
+    return a1, b1
 
 
 class Road:
@@ -237,6 +249,10 @@ class Road:
         self.h0 = np.zeros(n)
         self._chain_section_starts(start_x_m, start_y_m, start_heading_rad)
         self.length_m = float(self.length.sum())
+        # the kernels' arguments, in order, for numba callers (actors, camera)
+        self.arrays: tuple[np.ndarray, ...] = (
+            self.s0, self.length, self.kappa, self.x0, self.y0, self.h0
+        )
 
     def _chain_section_starts(self, x: float, y: float, h: float) -> None:
         # each section starts where the previous one ends, tangent-continuous (G1)
@@ -251,11 +267,6 @@ class Road:
                 x += (math.sin(h_end) - math.sin(h)) / k
                 y -= (math.cos(h_end) - math.cos(h)) / k
                 h = h_end
-
-    # --- kernels' arguments, for numba callers (camera) ----------------------------------
-    @property
-    def arrays(self) -> tuple[np.ndarray, ...]:
-        return self.s0, self.length, self.kappa, self.x0, self.y0, self.h0
 
     # --- lanes --------------------------------------------------------------------------
     def lane_center_d(self, lane: int) -> float:
@@ -274,26 +285,15 @@ class Road:
         self, s_m: np.ndarray | float, d_m: np.ndarray | float
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(x, y, heading of the reference line, curvature of the reference line) at (s, d)."""
-        ss, ds = np.broadcast_arrays(
-            np.atleast_1d(np.asarray(s_m, dtype=np.float64)),
-            np.atleast_1d(np.asarray(d_m, dtype=np.float64)),
-        )
-        ss = np.ascontiguousarray(ss)
-        ds = np.ascontiguousarray(ds)
-        n = ss.shape[0]
-        out = np.empty((4, n))
+        ss, ds = _as_pair(s_m, d_m)
+        out = np.empty((4, ss.shape[0]))
         _place_many(ss, ds, *self.arrays, out[0], out[1], out[2], out[3])
         return out[0], out[1], out[2], out[3]
 
     def to_frenet(
         self, x_m: np.ndarray | float, y_m: np.ndarray | float
     ) -> tuple[np.ndarray, np.ndarray]:
-        xs, ys = np.broadcast_arrays(
-            np.atleast_1d(np.asarray(x_m, dtype=np.float64)),
-            np.atleast_1d(np.asarray(y_m, dtype=np.float64)),
-        )
-        xs = np.ascontiguousarray(xs)
-        ys = np.ascontiguousarray(ys)
+        xs, ys = _as_pair(x_m, y_m)
         out = np.empty((2, xs.shape[0]))
         _project_many(xs, ys, *self.arrays, out[0], out[1])
         return out[0], out[1]

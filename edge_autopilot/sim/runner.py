@@ -17,15 +17,13 @@ from edge_autopilot.planning.expert import ExpertPlanner
 from edge_autopilot.sensors.samples import SensorSample
 from edge_autopilot.sim.metrics import (
     RunTrace,
-    boxes_overlap,
-    ego_corners,
+    colliding_actor,
     evaluate_criteria,
     max_jerk_mps3,
     percentiles_ms,
 )
 from edge_autopilot.sim.scenario import Scenario
-from edge_autopilot.sim.truth import box_corners
-from edge_autopilot.sim.truth_view import lane_geometry, object_list, planning_input
+from edge_autopilot.sim.truth_view import planning_input
 from edge_autopilot.sim.world import World
 
 
@@ -131,23 +129,16 @@ def run_scenario(
         t0 = time.perf_counter_ns()
         samples = world.step(command)
         step_ns = time.perf_counter_ns() - t0
-        lane = lane_geometry(world)
-        objects = object_list(world, lane)
-        gap, ttc = trace.record(world.t_s, world.ego, world.actors_truth, lane, objects,
-                                command.accel_mps2, step_ns)
+        view = planning_input(world)
+        gap, ttc = trace.record(world.t_s, world.ego, world.actors_truth, view.lane,
+                                view.objects, command.accel_mps2, step_ns)
         min_gap, min_ttc = min(min_gap, gap), min(min_ttc, ttc)
-        actors = world.actors_truth
-        if actors.count:
-            hit = boxes_overlap(
-                ego_corners(world.ego),
-                box_corners(actors.x_m, actors.y_m, actors.yaw_rad, actors.length_m,
-                            actors.width_m),
-            )
-            if hit.any():
-                collision_with = actors.actor_id[int(np.flatnonzero(hit)[0])]
-                collision_t = round(world.t_s, 3)
-                if stop_on_collision:
-                    break
+        hit = colliding_actor(world.ego, world.actors_truth)
+        if hit is not None and collision_with is None:
+            collision_with = hit
+            collision_t = round(world.t_s, 3)
+            if stop_on_collision:
+                break
     n = trace.n
     collision = collision_with is not None
     failures = evaluate_criteria(scenario.criteria, trace, collision, world.road.lane_width_m,

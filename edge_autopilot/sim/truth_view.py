@@ -64,9 +64,13 @@ def object_list(world: World, lane: LaneGeometry) -> ObjectList:
 
 
 def planning_input(world: World) -> PlanningInput:
+    """The planner's view of this instant, computed once per world step."""
+    cached = world.derived.get("planning_input")
+    if isinstance(cached, PlanningInput):
+        return cached
     ego = world.ego
     lane = lane_geometry(world)
-    return PlanningInput(
+    inp = PlanningInput(
         t_ns=world.t_ns,
         ego=EgoMotion(ego.speed_mps, ego.accel_mps2, ego.yaw_rate_rps, ego.steer_rad),
         lane=lane,
@@ -74,3 +78,5 @@ def planning_input(world: World) -> PlanningInput:
         set_speed_mps=world.scenario.ego.set_speed_mps,
         allow_lane_change=world.scenario.ego.allow_lane_change,
     )
+    world.derived["planning_input"] = inp
+    return inp

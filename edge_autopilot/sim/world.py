@@ -49,6 +49,9 @@ class World:
         )
         self._ego_truth = self._make_ego_truth()
         self._actors_truth = self.actors.truth()
+        # views derived from this instant's truth (e.g. the planner's input), computed once by
+        # whoever needs them first and dropped when the world steps
+        self.derived: dict[str, object] = {}
         self.sensors.capture(0, self._ego_truth, self._actors_truth)
 
     # --- truth (for the runner, the expert, training and evaluation; never the stack) ------
@@ -89,5 +92,6 @@ class World:
         self.t_ns += self.dt_ns
         self._ego_truth = self._make_ego_truth()
         self._actors_truth = self.actors.truth()
+        self.derived = {}
         self.sensors.capture(self.t_ns, self._ego_truth, self._actors_truth)
         return self.sensors.deliver(self.t_ns)
