@@ -109,7 +109,7 @@ def _render_ground(
             u0, u1 = knot_u[k], knot_u[k + 1]
             span = u1 - u0
             for u in range(int(u0), int(u1)):
-                f = (u + 0.5 - u0) / span
+                f = (u + 0.5 - u0) / span  # pixel centre between the knots at u0 and u1
                 kind = surface_at(s_a + (s_b - s_a) * f, d_a + (d_b - d_a) * f,
                                   lane_count, lane_width)
                 if kind == 0:
@@ -257,23 +257,23 @@ class CameraModel:
         self.ground_y = self.position[1] + finite_t * rays[..., 1]
         # ground rows, and per row the knots (columns) where (s, d) is taken from the grid, with
         # their grid cell and bilinear weights: all fixed for a camera fixed to the car
-        row_t = self.ground_t[:, 0]
+        centre_col = self.width_px // 2
+        row_t = self.ground_t[:, centre_col]
         rows = np.flatnonzero(row_t < MAX_GROUND_RANGE_M)
         self.rows = rows.astype(np.int64)
         self.knot_u = np.unique(np.append(np.arange(0, self.width_px, KNOT_SPACING_PX),
                                           self.width_px)).astype(np.float64)
-        # the ground point of column u is affine in u: evaluate it at the knot columns
-        ku = np.clip(self.knot_u, 0, self.width_px - 1).astype(np.int64)
-        r0 = rays[rows][:, ku]  # (rows, knots, 3)
-        t_row = row_t[rows][:, None]
-        px = (self.position[0] + t_row * r0[..., 0]).reshape(-1)
-        py = (self.position[1] + t_row * r0[..., 1]).reshape(-1)
-        if rows.size:  # the knot at u = W extrapolates the last pixel column's step
-            step_x = (rays[rows][:, -1, 0] - rays[rows][:, -2, 0]) * t_row[:, 0]
-            step_y = (rays[rows][:, -1, 1] - rays[rows][:, -2, 1]) * t_row[:, 0]
-            last = (np.arange(rows.size) + 1) * self.knot_u.size - 1
-            px[last] += step_x * (self.knot_u[-1] - ku[-1])
-            py[last] += step_y * (self.knot_u[-1] - ku[-1])
+        # knot k sits at the left edge of column knot_u[k]: the ground point there is the
+        # average of the pixel centres either side (the ground point is affine in u)
+        gx_ext = np.concatenate((2 * self.ground_x[:, :1] - self.ground_x[:, 1:2],
+                                 self.ground_x,
+                                 2 * self.ground_x[:, -1:] - self.ground_x[:, -2:-1]), axis=1)
+        gy_ext = np.concatenate((2 * self.ground_y[:, :1] - self.ground_y[:, 1:2],
+                                 self.ground_y,
+                                 2 * self.ground_y[:, -1:] - self.ground_y[:, -2:-1]), axis=1)
+        k = self.knot_u.astype(np.int64)  # column k's centre is at index k + 1 of *_ext
+        px = (0.5 * (gx_ext[rows][:, k] + gx_ext[rows][:, k + 1])).reshape(-1)
+        py = (0.5 * (gy_ext[rows][:, k] + gy_ext[rows][:, k + 1])).reshape(-1)
         i = np.clip(np.searchsorted(GRID_X_M, px, side="right") - 1, 0, GRID_X_M.size - 2)
         j = np.clip(np.searchsorted(GRID_Y_M, py, side="right") - 1, 0, GRID_Y_M.size - 2)
         ax = np.clip((px - GRID_X_M[i]) / (GRID_X_M[i + 1] - GRID_X_M[i]), 0.0, 1.0)
