@@ -107,3 +107,12 @@ def test_scenarios_list_and_validate(capsys: pytest.CaptureFixture, tmp_path: Pa
     assert main(["scenarios", "validate", "scenarios/", str(bad)]) == 2
     printed = capsys.readouterr().out
     assert "ok" in printed and "bad.yaml: road: required field is missing" in printed
+
+
+def test_run_with_report_writes_index_and_plots(tmp_path: Path) -> None:
+    scen = tmp_path / "short_follow.yaml"
+    scen.write_text(SHORT)
+    rep = tmp_path / "report"
+    assert main(["run", str(scen), "--report", str(rep), "--quiet"]) == 0
+    assert (rep / "index.html").read_text().count("short_follow") >= 2
+    assert (rep / "short_follow.png").stat().st_size > 20_000

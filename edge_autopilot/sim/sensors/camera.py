@@ -331,27 +331,54 @@ class CameraModel:
         vx, vy = c * dx + s * dy, -s * dx + c * dy  # box centres in the vehicle frame
         vyaw = actors.yaw_rad - ego.yaw_rad
         corners = box_corners_3d(vx, vy, vyaw, actors.length_m, actors.width_m, actors.height_m)
-        u, v, z = self.project_points_vehicle(corners.reshape(-1, 3))
-        u, v, z = (a.reshape(-1, 8) for a in (u, v, z))
+        cam_pts = (corners.reshape(-1, 3) - self.position) @ self.rotation  # camera frame
+        cam_pts = cam_pts.reshape(-1, 8, 3)
         w, h = self.width_px, self.height_px
         order = np.argsort(np.hypot(vx, vy))  # near first: far pixels then fail the depth test
         for i in order:
-            zi = z[i]
-            if np.all(zi <= 0.05):
-                continue  # wholly behind the camera
-            if np.all(zi > 0.05):
-                u_lo = max(int(np.floor(u[i].min())), 0)
-                u_hi = min(int(np.ceil(u[i].max())) + 1, w)
-                v_lo = max(int(np.floor(v[i].min())), 0)
-                v_hi = min(int(np.ceil(v[i].max())) + 1, h)
-            else:  # straddles the image plane: its projection is unbounded, test every pixel
-                u_lo, u_hi, v_lo, v_hi = 0, w, 0, h
-            if u_lo >= u_hi or v_lo >= v_hi:
+            rect = _screen_rect(cam_pts[i], self.fx_px, self.fy_px, self.cx_px, self.cy_px,
+                                w, h)
+            if rect is None:
                 continue
+            u_lo, u_hi, v_lo, v_hi = rect
             _render_box(self.ray_dir, self.position, np.array([vx[i], vy[i]]), float(vyaw[i]),
                         0.5 * float(actors.length_m[i]), 0.5 * float(actors.width_m[i]),
                         float(actors.height_m[i]), _KIND_COLOURS[actors.kind[i]],
                         u_lo, u_hi, v_lo, v_hi, rgb, depth)
+
+
+# the 12 edges of a box, as corner index pairs (corners: 4 at the base, then 4 on top)
+_BOX_EDGES = np.array([[0, 1], [1, 2], [2, 3], [3, 0], [4, 5], [5, 6], [6, 7], [7, 4],
+                       [0, 4], [1, 5], [2, 6], [3, 7]])
+_NEAR_PLANE_M = 0.05
+
+
+def _screen_rect(pts_cam: np.ndarray, fx: float, fy: float, cx: float, cy: float, w: int,
+                 h: int) -> tuple[int, int, int, int] | None:
+    """Pixel rectangle covering a box given by its 8 corners in the camera frame.
+
+    Edges crossing the near plane are clipped there, so a box beside the camera gets the
+    bounds of its visible part, not the whole image; None when nothing is in view.
+    """
+    depth = pts_cam[:, 0]
+    if np.all(depth <= _NEAR_PLANE_M):
+        return None
+    if np.all(depth > _NEAR_PLANE_M):
+        visible = pts_cam
+    else:
+        a, b = pts_cam[_BOX_EDGES[:, 0]], pts_cam[_BOX_EDGES[:, 1]]
+        za, zb = a[:, 0], b[:, 0]
+        crossing = (za > _NEAR_PLANE_M) != (zb > _NEAR_PLANE_M)
+        frac = (_NEAR_PLANE_M - za[crossing]) / (zb[crossing] - za[crossing])
+        cut = a[crossing] + frac[:, None] * (b[crossing] - a[crossing])
+        visible = np.concatenate((pts_cam[depth > _NEAR_PLANE_M], cut))
+    u = cx - fx * visible[:, 1] / visible[:, 0]
+    v = cy - fy * visible[:, 2] / visible[:, 0]
+    u_lo, u_hi = max(int(np.floor(u.min())), 0), min(int(np.ceil(u.max())) + 1, w)
+    v_lo, v_hi = max(int(np.floor(v.min())), 0), min(int(np.ceil(v.max())) + 1, h)
+    if u_lo >= u_hi or v_lo >= v_hi:
+        return None
+    return u_lo, u_hi, v_lo, v_hi
 
 
 def world_to_vehicle(ego: EgoTruth, pts_world: np.ndarray) -> np.ndarray:
