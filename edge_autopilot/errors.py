@@ -21,3 +21,7 @@ class ConfigError(EdgeAutopilotError):
 
 class RoadGeometryError(EdgeAutopilotError):
     """A road description cannot be built (e.g. offset beyond a curve's radius)."""
+
+
+class ModelError(EdgeAutopilotError):
+    """A network file or its manifest is missing, corrupt or does not match."""
