@@ -1,0 +1,193 @@
+"""Sensor samples -> tracker measurements in the odometry frame.
+
+Each measurement batch carries z, H and R per measurement, so one set of kernels serves every
+sensor. Frames: sensor frame -> vehicle frame (calibration) -> odometry frame (the ego pose at
+the sample's stamp, looked up in the pose history, since samples arrive tens of ms late).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numba as nb
+import numpy as np
+
+from edge_autopilot.sensors.calibration import RadarCalibration, UltrasonicCalibration
+from edge_autopilot.sensors.samples import Odometry, RadarScan, UltrasonicRange
+
+# Radar returns closer than these (metres, m/s) are taken to come from one object.
+CLUSTER_DISTANCE_M = 2.5
+CLUSTER_DOPPLER_MPS = 1.5
+# Measurement noise used by the tracker (a little above the sensors' specs: model mismatch).
+RADAR_RANGE_STD_M = 0.3
+RADAR_RANGE_STD_PER_M = 0.004
+RADAR_AZIMUTH_STD_RAD = math.radians(0.6)
+RADAR_DOPPLER_STD_MPS = 0.3
+ULTRASONIC_RANGE_STD_M = 0.1
+
+
+@dataclass(slots=True)
+class MeasurementBatch:
+    """m measurements of dimension k: z (m, k), h (m, k, 4), r (m, k, k), at ``stamp_ns``."""
+
+    source: str
+    stamp_ns: int
+    z: np.ndarray
+    h: np.ndarray
+    r: np.ndarray
+
+    @property
+    def count(self) -> int:
+        return int(self.z.shape[0])
+
+
+@dataclass(slots=True)
+class Pose2D:
+    x_m: float
+    y_m: float
+    yaw_rad: float
+    speed_mps: float
+    yaw_rate_rps: float
+
+
+class PoseHistory:
+    """The last few seconds of odometry, to find the ego pose at a sample's stamp."""
+
+    def __init__(self, capacity: int = 512) -> None:
+        self.t_ns = np.zeros(capacity, dtype=np.int64)
+        self.data = np.zeros((capacity, 5))
+        self.count = 0
+        self.capacity = capacity
+
+    def add(self, odo: Odometry) -> None:
+        if self.count and odo.stamp_ns <= self.t_ns[(self.count - 1) % self.capacity]:
+            return  # stale or repeated: the history stays ordered
+        k = self.count % self.capacity
+        self.t_ns[k] = odo.stamp_ns
+        self.data[k] = (odo.x_m, odo.y_m, odo.yaw_rad, odo.speed_mps, odo.yaw_rate_rps)
+        self.count += 1
+
+    def at(self, stamp_ns: int) -> Pose2D | None:
+        """Pose at ``stamp_ns``: the nearest odometry sample, moved by its speed and yaw rate
+        over the (small) gap; None before any odometry."""
+        if self.count == 0:
+            return None
+        n = min(self.count, self.capacity)
+        idx = np.arange(self.count - n, self.count) % self.capacity
+        k = idx[int(np.argmin(np.abs(self.t_ns[idx] - stamp_ns)))]
+        x, y, yaw, v, w = self.data[k]
+        dt = (stamp_ns - self.t_ns[k]) / 1e9
+        yaw_mid = yaw + 0.5 * w * dt
+        return Pose2D(x + v * dt * math.cos(yaw_mid), y + v * dt * math.sin(yaw_mid),
+                      yaw + w * dt, v, w)
+
+
+def vehicle_to_odom(pose: Pose2D, x_v: np.ndarray, y_v: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    c, s = math.cos(pose.yaw_rad), math.sin(pose.yaw_rad)
+    return pose.x_m + c * x_v - s * y_v, pose.y_m + s * x_v + c * y_v
+
+
+@nb.njit(cache=True)
+def cluster_labels(x: np.ndarray, y: np.ndarray, doppler: np.ndarray, max_dist: float,
+                   max_ddop: float) -> np.ndarray:
+    """Connected components of returns closer than ``max_dist`` with similar Doppler."""
+    n = x.shape[0]
+    label = np.full(n, -1, dtype=np.int64)
+    stack = np.empty(n, dtype=np.int64)
+    current = 0
+    for seed in range(n):
+        if label[seed] >= 0:
+            continue
+        label[seed] = current
+        top = 0
+        stack[top] = seed
+        top += 1
+        while top > 0:
+            top -= 1
+            a = stack[top]
+            for b in range(n):
+                if label[b] >= 0:
+                    continue
+                dx, dy = x[a] - x[b], y[a] - y[b]
+                if dx * dx + dy * dy <= max_dist * max_dist and \
+                        abs(doppler[a] - doppler[b]) <= max_ddop:
+                    label[b] = current
+                    stack[top] = b
+                    top += 1
+        current += 1
+    return label
+
+
+def radar_batch(scan: RadarScan, calib: RadarCalibration, pose: Pose2D) -> MeasurementBatch:
+    """One measurement per cluster of returns: the nearest return's position and the cluster's
+    mean Doppler, made ego-motion-free (u . v_target), with covariance from range/azimuth."""
+    r = scan.range_m.astype(np.float64)
+    az = scan.azimuth_rad.astype(np.float64) + calib.yaw_rad
+    dop = scan.doppler_mps.astype(np.float64)
+    xv = calib.x_m + r * np.cos(az)
+    yv = calib.y_m + r * np.sin(az)
+    labels = cluster_labels(xv, yv, dop, CLUSTER_DISTANCE_M, CLUSTER_DOPPLER_MPS)
+    n_clusters = int(labels.max()) + 1 if labels.size else 0
+    z = np.empty((n_clusters, 3))
+    h = np.zeros((n_clusters, 3, 4))
+    cov = np.zeros((n_clusters, 3, 3))
+    # radar velocity in the odometry frame (speed along the heading + yaw rate x mount arm)
+    c, s = math.cos(pose.yaw_rad), math.sin(pose.yaw_rad)
+    arm_x, arm_y = c * calib.x_m - s * calib.y_m, s * calib.x_m + c * calib.y_m
+    vrx = pose.speed_mps * c - pose.yaw_rate_rps * arm_y
+    vry = pose.speed_mps * s + pose.yaw_rate_rps * arm_x
+    for k in range(n_clusters):
+        members = np.flatnonzero(labels == k)
+        near = members[np.argmin(r[members])]
+        xo, yo = vehicle_to_odom(pose, xv[near:near + 1], yv[near:near + 1])
+        los = az[near] + pose.yaw_rad
+        ux, uy = math.cos(los), math.sin(los)
+        z[k] = (xo[0], yo[0], dop[members].mean() + ux * vrx + uy * vry)
+        h[k, 0, 0] = h[k, 1, 1] = 1.0
+        h[k, 2, 2], h[k, 2, 3] = ux, uy
+        sr = RADAR_RANGE_STD_M + RADAR_RANGE_STD_PER_M * r[near]
+        sa = r[near] * RADAR_AZIMUTH_STD_RAD
+        rot = np.array([[ux, -uy], [uy, ux]])
+        cov[k, :2, :2] = rot @ np.diag([sr * sr, sa * sa]) @ rot.T
+        cov[k, 2, 2] = RADAR_DOPPLER_STD_MPS**2 / max(len(members), 1) + 0.05
+    return MeasurementBatch("radar", scan.stamp_ns, z, h, cov)
+
+
+def position_batch(source: str, stamp_ns: int, x_v: np.ndarray, y_v: np.ndarray,
+                   std_along_m: np.ndarray, std_across_m: np.ndarray, bearing_v: np.ndarray,
+                   pose: Pose2D) -> MeasurementBatch:
+    """Position measurements in the vehicle frame with an elliptic covariance whose axes are
+    along and across ``bearing_v`` (a camera's depth is worse than its bearing)."""
+    m = x_v.shape[0]
+    xo, yo = vehicle_to_odom(pose, x_v, y_v)
+    z = np.stack([xo, yo], axis=1)
+    h = np.zeros((m, 2, 4))
+    h[:, 0, 0] = h[:, 1, 1] = 1.0
+    ang = bearing_v + pose.yaw_rad
+    c, s = np.cos(ang), np.sin(ang)
+    rot = np.stack([np.stack([c, -s], -1), np.stack([s, c], -1)], 1)  # (m, 2, 2)
+    diag = np.zeros((m, 2, 2))
+    diag[:, 0, 0] = std_along_m**2
+    diag[:, 1, 1] = std_across_m**2
+    cov = rot @ diag @ np.transpose(rot, (0, 2, 1))
+    return MeasurementBatch(source, stamp_ns, z, h, cov)
+
+
+def ultrasonic_batch(ranges: list[UltrasonicRange],
+                     calibs: dict[str, UltrasonicCalibration], pose: Pose2D
+                     ) -> MeasurementBatch | None:
+    """Each finite echo as a point on the sensor's boresight; across-beam uncertainty is the
+    cone's half-width at that range (an echo says how far, hardly where)."""
+    hits = [u for u in ranges if math.isfinite(u.range_m) and u.sensor_id in calibs]
+    if not hits:
+        return None
+    cal = [calibs[u.sensor_id] for u in hits]
+    rng = np.array([u.range_m for u in hits])
+    yaw = np.array([c.yaw_rad for c in cal])
+    x_v = np.array([c.x_m for c in cal]) + rng * np.cos(yaw)
+    y_v = np.array([c.y_m for c in cal]) + rng * np.sin(yaw)
+    across = np.maximum(rng * np.tan(np.array([c.half_angle_rad for c in cal])) / 2.0, 0.1)
+    return position_batch("ultrasonic", max(u.stamp_ns for u in hits), x_v, y_v,
+                           np.full(len(hits), ULTRASONIC_RANGE_STD_M), across, yaw, pose)
