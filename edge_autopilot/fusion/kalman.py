@@ -43,21 +43,56 @@ def predict_cv(x: np.ndarray, p: np.ndarray, n: int, dt: np.ndarray, accel_psd: 
             p[i, a + 2, a + 2] += q_vv
 
 
-@nb.njit(cache=True)
-def _innovation(x: np.ndarray, p: np.ndarray, z: np.ndarray, h: np.ndarray, r: np.ndarray
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Innovation y, its covariance S and P H^T for one track and one measurement."""
-    pht = p @ h.T
-    s = h @ pht + r
-    y = z - h @ x
-    return y, s, pht
+@nb.njit(cache=True, inline="always")
+def _invert_sym(s: np.ndarray, k: int, out: np.ndarray) -> bool:
+    """Inverse of a symmetric 2x2 or 3x3 matrix into ``out``, closed form (no LAPACK call,
+    no allocation); False when it is singular."""
+    if k == 2:
+        det = s[0, 0] * s[1, 1] - s[0, 1] * s[1, 0]
+        if det <= 0.0:
+            return False
+        out[0, 0] = s[1, 1] / det
+        out[1, 1] = s[0, 0] / det
+        out[0, 1] = out[1, 0] = -s[0, 1] / det
+        return True
+    a, b, c = s[0, 0], s[0, 1], s[0, 2]
+    d, e, f = s[1, 1], s[1, 2], s[2, 2]
+    c00 = d * f - e * e
+    c01 = c * e - b * f
+    c02 = b * e - c * d
+    det = a * c00 + b * c01 + c * c02
+    if det <= 0.0:
+        return False
+    out[0, 0] = c00 / det
+    out[0, 1] = out[1, 0] = c01 / det
+    out[0, 2] = out[2, 0] = c02 / det
+    out[1, 1] = (a * f - c * c) / det
+    out[1, 2] = out[2, 1] = (b * c - a * e) / det
+    out[2, 2] = (a * d - b * b) / det
+    return True
 
 
-@nb.njit(cache=True)
-def mahalanobis_sq(x: np.ndarray, p: np.ndarray, z: np.ndarray, h: np.ndarray,
-                   r: np.ndarray) -> float:
-    y, s, _ = _innovation(x, p, z, h, r)
-    return float(y @ np.linalg.solve(s, y))
+@nb.njit(cache=True, inline="always")
+def _innovation(x: np.ndarray, p: np.ndarray, z: np.ndarray, h: np.ndarray, r: np.ndarray,
+                k: int, y: np.ndarray, pht: np.ndarray, s: np.ndarray) -> None:
+    """Innovation y = z - Hx, P H^T (4 x k) and S = H P H^T + R (k x k), into scratch."""
+    for a in range(k):
+        acc = z[a]
+        for b in range(4):
+            acc -= h[a, b] * x[b]
+        y[a] = acc
+    for a in range(4):
+        for c in range(k):
+            acc = 0.0
+            for b in range(4):
+                acc += p[a, b] * h[c, b]
+            pht[a, c] = acc
+    for a in range(k):
+        for c in range(k):
+            acc = r[a, c]
+            for b in range(4):
+                acc += h[a, b] * pht[b, c]
+            s[a, c] = acc
 
 
 @nb.njit(cache=True)
@@ -67,6 +102,11 @@ def cost_matrix(x: np.ndarray, p: np.ndarray, n_tracks: int, z: np.ndarray, h: n
 
     ``z`` (m, k), ``h`` (m, k, 4), ``r`` (m, k, k): each measurement its own model.
     """
+    k = z.shape[1]
+    y = np.empty(3)
+    pht = np.empty((4, 3))
+    s = np.empty((3, 3))
+    s_inv = np.empty((3, 3))
     for i in range(n_tracks):
         for j in range(z.shape[0]):
             # cheap Euclidean pre-gate before the matrix work
@@ -75,19 +115,53 @@ def cost_matrix(x: np.ndarray, p: np.ndarray, n_tracks: int, z: np.ndarray, h: n
             if dx * dx + dy * dy > 100.0:
                 out[i, j] = np.inf
                 continue
-            d2 = mahalanobis_sq(x[i], p[i], z[j], h[j], r[j])
+            _innovation(x[i], p[i], z[j], h[j], r[j], k, y, pht, s)
+            if not _invert_sym(s, k, s_inv):
+                out[i, j] = np.inf
+                continue
+            d2 = 0.0
+            for a in range(k):
+                for b in range(k):
+                    d2 += y[a] * s_inv[a, b] * y[b]
             out[i, j] = d2 if d2 < gate else np.inf
 
 
 @nb.njit(cache=True)
 def update(x: np.ndarray, p: np.ndarray, i: int, z: np.ndarray, h: np.ndarray,
            r: np.ndarray) -> None:
-    """Kalman update of track ``i`` with one measurement (Joseph form keeps P symmetric PD)."""
-    y, s, pht = _innovation(x[i], p[i], z, h, r)
-    k = pht @ np.linalg.inv(s)
-    x[i] += k @ y
-    ikh = np.eye(STATE_DIM) - k @ h
-    p[i] = ikh @ p[i] @ ikh.T + k @ r @ k.T
+    """Kalman update of track ``i`` with one measurement: x += K y, P -= K S K^T."""
+    k = z.shape[0]
+    y = np.empty(3)
+    pht = np.empty((4, 3))
+    s = np.empty((3, 3))
+    s_inv = np.empty((3, 3))
+    gain = np.empty((4, 3))
+    _innovation(x[i], p[i], z, h, r, k, y, pht, s)
+    if not _invert_sym(s, k, s_inv):
+        return
+    for a in range(4):
+        for c in range(k):
+            acc = 0.0
+            for b in range(k):
+                acc += pht[a, b] * s_inv[b, c]
+            gain[a, c] = acc
+    for a in range(4):
+        acc = 0.0
+        for c in range(k):
+            acc += gain[a, c] * y[c]
+        x[i, a] += acc
+    # P - K (P H^T)^T, symmetrised: the subtraction form, kept symmetric PD by averaging
+    for a in range(4):
+        for b in range(4):
+            acc = 0.0
+            for c in range(k):
+                acc += gain[a, c] * pht[b, c]
+            p[i, a, b] -= acc
+    for a in range(4):
+        for b in range(a + 1, 4):
+            m = 0.5 * (p[i, a, b] + p[i, b, a])
+            p[i, a, b] = m
+            p[i, b, a] = m
 
 
 @nb.njit(cache=True)

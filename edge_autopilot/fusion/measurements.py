@@ -17,7 +17,7 @@ from edge_autopilot.sensors.calibration import RadarCalibration, UltrasonicCalib
 from edge_autopilot.sensors.samples import Odometry, RadarScan, UltrasonicRange
 
 # Radar returns closer than these (metres, m/s) are taken to come from one object.
-CLUSTER_DISTANCE_M = 2.5
+CLUSTER_DISTANCE_M = 3.5
 CLUSTER_DOPPLER_MPS = 1.5
 # Measurement noise used by the tracker (a little above the sensors' specs: model mismatch).
 RADAR_RANGE_STD_M = 0.3
