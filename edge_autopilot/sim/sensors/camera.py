@@ -45,7 +45,12 @@ GRID_Y_M = np.concatenate((np.array([-160.0, -110.0, -70.0, -45.0, -30.0, -22.0]
                            np.array([22.0, 30.0, 45.0, 70.0, 110.0, 160.0])))
 
 KNOT_SPACING_PX = 8  # columns between exact (s, d) knots along a ground row
-NOISE_BANK_FRAMES = 4  # noise bank size, in frames; each frame takes a random window
+NOISE_BANK_FRAMES = 4
+# the 12 edges of a box, as corner index pairs (corners: 4 at the base, then 4 on top, in the
+# order of box_corners_3d)
+_BOX_EDGES = np.array([[0, 1], [1, 2], [2, 3], [3, 0], [4, 5], [5, 6], [6, 7], [7, 4],
+                       [0, 4], [1, 5], [2, 6], [3, 7]])
+_NEAR_PLANE_M = 0.05  # noise bank size, in frames; each frame takes a random window
 _KIND_COLOURS = np.array([KIND_COLOUR_RGB[ActorKind(k)] for k in range(len(ActorKind))],
                          dtype=np.float32)
 
@@ -167,6 +172,84 @@ def _render_box(
                 col = colour[k] * shade
                 rgb[v, u, k] = col + (HAZE_RGB[k] - col) * haze
             depth[v, u] = t_near
+
+
+@nb.njit(cache=True)
+def _screen_rect_kernel(pts_cam: np.ndarray, fx: float, fy: float, cx: float, cy: float,
+                        w: int, h: int) -> tuple[int, int, int, int]:
+    """Pixel rectangle covering a box given by its 8 corners in the camera frame; edges that
+    cross the near plane are clipped there, so a box beside the camera gets the bounds of its
+    visible part. An empty rectangle (lo >= hi) when nothing is in view."""
+    u_min, u_max, v_min, v_max = np.inf, -np.inf, np.inf, -np.inf
+    any_front = False
+    for e in range(_BOX_EDGES.shape[0]):
+        a = _BOX_EDGES[e, 0]
+        b = _BOX_EDGES[e, 1]
+        za, zb = pts_cam[a, 0], pts_cam[b, 0]
+        for end in range(3):
+            if end == 0:
+                if za <= _NEAR_PLANE_M:
+                    continue
+                px, py, pz = pts_cam[a, 0], pts_cam[a, 1], pts_cam[a, 2]
+            elif end == 1:
+                if zb <= _NEAR_PLANE_M:
+                    continue
+                px, py, pz = pts_cam[b, 0], pts_cam[b, 1], pts_cam[b, 2]
+            else:
+                if (za > _NEAR_PLANE_M) == (zb > _NEAR_PLANE_M):
+                    continue
+                f = (_NEAR_PLANE_M - za) / (zb - za)
+                px = _NEAR_PLANE_M
+                py = pts_cam[a, 1] + f * (pts_cam[b, 1] - pts_cam[a, 1])
+                pz = pts_cam[a, 2] + f * (pts_cam[b, 2] - pts_cam[a, 2])
+            any_front = True
+            u = cx - fx * py / px
+            v = cy - fy * pz / px
+            u_min, u_max = min(u_min, u), max(u_max, u)
+            v_min, v_max = min(v_min, v), max(v_max, v)
+    if not any_front:
+        return 0, 0, 0, 0
+    u_lo = max(int(math.floor(u_min)), 0)
+    u_hi = min(int(math.ceil(u_max)) + 1, w)
+    v_lo = max(int(math.floor(v_min)), 0)
+    v_hi = min(int(math.ceil(v_max)) + 1, h)
+    return u_lo, u_hi, v_lo, v_hi
+
+
+@nb.njit(cache=True)
+def _render_boxes(
+    ray_dir: np.ndarray, origin: np.ndarray, rotation: np.ndarray, fx: float, fy: float,
+    cx: float, cy: float, bx: np.ndarray, by: np.ndarray, byaw: np.ndarray,
+    length: np.ndarray, width: np.ndarray, height: np.ndarray, kind: np.ndarray,
+    colours: np.ndarray, rgb: np.ndarray, depth: np.ndarray,
+) -> None:
+    """All actor boxes (vehicle frame), nearest first so farther pixels fail the depth test."""
+    h, w = depth.shape
+    n = bx.shape[0]
+    dist = np.empty(n)
+    for i in range(n):
+        dist[i] = math.hypot(bx[i], by[i])
+    corners = np.empty((8, 3))
+    cam = np.empty((8, 3))
+    for i in np.argsort(dist):
+        c, s = math.cos(byaw[i]), math.sin(byaw[i])
+        hl, hw = 0.5 * length[i], 0.5 * width[i]
+        for k in range(8):
+            lx = hl if k in (0, 1, 4, 5) else -hl
+            ly = hw if k in (0, 3, 4, 7) else -hw
+            corners[k, 0] = bx[i] + c * lx - s * ly - origin[0]
+            corners[k, 1] = by[i] + s * lx + c * ly - origin[1]
+            corners[k, 2] = (height[i] if k >= 4 else 0.0) - origin[2]
+        # into the camera frame: p_cam = R^T (p - origin)
+        for k in range(8):
+            for a in range(3):
+                cam[k, a] = (rotation[0, a] * corners[k, 0] + rotation[1, a] * corners[k, 1]
+                             + rotation[2, a] * corners[k, 2])
+        u_lo, u_hi, v_lo, v_hi = _screen_rect_kernel(cam, fx, fy, cx, cy, w, h)
+        if u_lo >= u_hi or v_lo >= v_hi:
+            continue
+        _render_box(ray_dir, origin, np.array([bx[i], by[i]]), byaw[i], hl, hw,
+                    height[i], colours[kind[i]], u_lo, u_hi, v_lo, v_hi, rgb, depth)
 
 
 @nb.njit(cache=True, fastmath=True)
@@ -328,57 +411,12 @@ class CameraModel:
                        depth: np.ndarray) -> None:
         c, s = math.cos(ego.yaw_rad), math.sin(ego.yaw_rad)
         dx, dy = actors.x_m - ego.x_m, actors.y_m - ego.y_m
-        vx, vy = c * dx + s * dy, -s * dx + c * dy  # box centres in the vehicle frame
-        vyaw = actors.yaw_rad - ego.yaw_rad
-        corners = box_corners_3d(vx, vy, vyaw, actors.length_m, actors.width_m, actors.height_m)
-        cam_pts = (corners.reshape(-1, 3) - self.position) @ self.rotation  # camera frame
-        cam_pts = cam_pts.reshape(-1, 8, 3)
-        w, h = self.width_px, self.height_px
-        order = np.argsort(np.hypot(vx, vy))  # near first: far pixels then fail the depth test
-        for i in order:
-            rect = _screen_rect(cam_pts[i], self.fx_px, self.fy_px, self.cx_px, self.cy_px,
-                                w, h)
-            if rect is None:
-                continue
-            u_lo, u_hi, v_lo, v_hi = rect
-            _render_box(self.ray_dir, self.position, np.array([vx[i], vy[i]]), float(vyaw[i]),
-                        0.5 * float(actors.length_m[i]), 0.5 * float(actors.width_m[i]),
-                        float(actors.height_m[i]), _KIND_COLOURS[actors.kind[i]],
-                        u_lo, u_hi, v_lo, v_hi, rgb, depth)
+        _render_boxes(self.ray_dir, self.position, self.rotation, self.fx_px, self.fy_px,
+                      self.cx_px, self.cy_px, c * dx + s * dy, -s * dx + c * dy,
+                      actors.yaw_rad - ego.yaw_rad, actors.length_m, actors.width_m,
+                      actors.height_m, actors.kind, _KIND_COLOURS, rgb, depth)
 
 
-# the 12 edges of a box, as corner index pairs (corners: 4 at the base, then 4 on top)
-_BOX_EDGES = np.array([[0, 1], [1, 2], [2, 3], [3, 0], [4, 5], [5, 6], [6, 7], [7, 4],
-                       [0, 4], [1, 5], [2, 6], [3, 7]])
-_NEAR_PLANE_M = 0.05
-
-
-def _screen_rect(pts_cam: np.ndarray, fx: float, fy: float, cx: float, cy: float, w: int,
-                 h: int) -> tuple[int, int, int, int] | None:
-    """Pixel rectangle covering a box given by its 8 corners in the camera frame.
-
-    Edges crossing the near plane are clipped there, so a box beside the camera gets the
-    bounds of its visible part, not the whole image; None when nothing is in view.
-    """
-    depth = pts_cam[:, 0]
-    if np.all(depth <= _NEAR_PLANE_M):
-        return None
-    if np.all(depth > _NEAR_PLANE_M):
-        visible = pts_cam
-    else:
-        a, b = pts_cam[_BOX_EDGES[:, 0]], pts_cam[_BOX_EDGES[:, 1]]
-        za, zb = a[:, 0], b[:, 0]
-        crossing = (za > _NEAR_PLANE_M) != (zb > _NEAR_PLANE_M)
-        frac = (_NEAR_PLANE_M - za[crossing]) / (zb[crossing] - za[crossing])
-        cut = a[crossing] + frac[:, None] * (b[crossing] - a[crossing])
-        visible = np.concatenate((pts_cam[depth > _NEAR_PLANE_M], cut))
-    u = cx - fx * visible[:, 1] / visible[:, 0]
-    v = cy - fy * visible[:, 2] / visible[:, 0]
-    u_lo, u_hi = max(int(np.floor(u.min())), 0), min(int(np.ceil(u.max())) + 1, w)
-    v_lo, v_hi = max(int(np.floor(v.min())), 0), min(int(np.ceil(v.max())) + 1, h)
-    if u_lo >= u_hi or v_lo >= v_hi:
-        return None
-    return u_lo, u_hi, v_lo, v_hi
 
 
 def world_to_vehicle(ego: EgoTruth, pts_world: np.ndarray) -> np.ndarray:
