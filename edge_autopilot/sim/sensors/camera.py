@@ -67,15 +67,17 @@ def camera_rotation(calib: CameraCalibration) -> np.ndarray:
 @nb.njit(cache=True)
 def _frenet_grid(
     ego_x: float, ego_y: float, ego_yaw: float, gx: np.ndarray, gy: np.ndarray,
-    s0: np.ndarray, length: np.ndarray, kappa: np.ndarray, x0: np.ndarray, y0: np.ndarray,
-    h0: np.ndarray, out_s: np.ndarray, out_d: np.ndarray,
+    nodes: np.ndarray, s0: np.ndarray, length: np.ndarray, kappa: np.ndarray, x0: np.ndarray,
+    y0: np.ndarray, h0: np.ndarray, out_s: np.ndarray, out_d: np.ndarray,
 ) -> None:
+    """Exact Frenet (s, d) at the listed grid nodes (flat indices into the (gx, gy) grid)."""
     c, s = math.cos(ego_yaw), math.sin(ego_yaw)
-    for i in range(gx.shape[0]):
-        for j in range(gy.shape[0]):
-            wx = ego_x + c * gx[i] - s * gy[j]
-            wy = ego_y + s * gx[i] + c * gy[j]
-            out_s[i, j], out_d[i, j] = _project(wx, wy, s0, length, kappa, x0, y0, h0)
+    ny = gy.shape[0]
+    for q in range(nodes.shape[0]):
+        i, j = nodes[q] // ny, nodes[q] % ny
+        wx = ego_x + c * gx[i] - s * gy[j]
+        wy = ego_y + s * gx[i] + c * gy[j]
+        out_s[i, j], out_d[i, j] = _project(wx, wy, s0, length, kappa, x0, y0, h0)
 
 
 @nb.njit(cache=True, fastmath=True)
@@ -275,6 +277,17 @@ class _FrenetGridCache:
         self.s = np.empty((self.gx.size, self.gy.size))
         self.d = np.empty_like(self.s)
         self._pose: tuple[float, float, float] | None = None
+        # only nodes some camera interpolates from are evaluated
+        self._needed = np.zeros(self.s.shape, dtype=bool)
+        self._nodes = np.zeros(0, dtype=np.int64)
+
+    def require(self, cell_i: np.ndarray, cell_j: np.ndarray) -> None:
+        """Mark the four corner nodes of these cells as needed."""
+        for di in (0, 1):
+            for dj in (0, 1):
+                self._needed[cell_i + di, cell_j + dj] = True
+        self._nodes = np.flatnonzero(self._needed.ravel()).astype(np.int64)
+        self._pose = None
 
     def update(self, ego: EgoTruth) -> None:
         pose = (ego.x_m, ego.y_m, ego.yaw_rad)
@@ -286,7 +299,7 @@ class _FrenetGridCache:
         lo = np.searchsorted(r.s0, ego.s_m - reach, side="right") - 1
         hi = np.searchsorted(r.s0, ego.s_m + reach, side="right")
         sl = slice(max(int(lo), 0), max(int(hi), 1))
-        _frenet_grid(ego.x_m, ego.y_m, ego.yaw_rad, self.gx, self.gy,
+        _frenet_grid(ego.x_m, ego.y_m, ego.yaw_rad, self.gx, self.gy, self._nodes,
                      *(a[sl] for a in r.arrays), self.s, self.d)
         self._pose = pose
 
@@ -365,6 +378,7 @@ class CameraModel:
         self.weights = np.stack([(1 - ax) * (1 - ay), (1 - ax) * ay, ax * (1 - ay), ax * ay],
                                 axis=1)
         self.row_haze = np.minimum(row_t[rows] / HAZE_DISTANCE_M, 1.0)
+        self._grid.require(self.cell_i, self.cell_j)
         self.background_depth = np.where(self.ground_t < MAX_GROUND_RANGE_M, self.ground_t,
                                          np.inf)
         # sky: horizon colour blending to the zenith colour with the ray's elevation

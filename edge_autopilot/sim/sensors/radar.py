@@ -25,7 +25,7 @@ import numpy as np
 from edge_autopilot.sensors.calibration import RadarCalibration
 from edge_autopilot.sensors.samples import RadarScan
 from edge_autopilot.sim.sensors.settings import RadarSettings
-from edge_autopilot.sim.truth import KIND_RCS_DBSM, ActorKind, ActorsTruth, EgoTruth, box_corners
+from edge_autopilot.sim.truth import KIND_RCS_DBSM, ActorKind, ActorsTruth, EgoTruth
 
 # Amplitude offset K: puts a 10 dBsm car at 160 m 6 dB above the threshold, i.e. a car is seen
 # out to the rated range (radar equation slope: 40 dB per decade of range).
@@ -93,20 +93,60 @@ def _scatter_points(
 
 
 @nb.njit(cache=True)
-def _occluded(
-    rng_m: np.ndarray, az: np.ndarray, owner: np.ndarray, n: int,
-    az_lo: np.ndarray, az_hi: np.ndarray, r_near: np.ndarray,
-) -> np.ndarray:
-    """True where a nearer object's azimuth interval covers the point."""
-    hidden = np.zeros(n, dtype=np.bool_)
-    for p in range(n):
-        for j in range(az_lo.shape[0]):
-            if j == owner[p]:
-                continue
-            if az_lo[j] <= az[p] <= az_hi[j] and r_near[j] < rng_m[p] - 0.5:
-                hidden[p] = True
+def _returns(
+    cx: np.ndarray, cy: np.ndarray, yaw: np.ndarray, length: np.ndarray, width: np.ndarray,
+    height: np.ndarray, rcs_dbsm: np.ndarray, small: np.ndarray, rvx: np.ndarray,
+    rvy: np.ndarray, mount_z: float, half_fov: float, max_range: float,
+    r: np.ndarray, az: np.ndarray, el: np.ndarray, dop: np.ndarray, amp: np.ndarray,
+    visible: np.ndarray,
+) -> int:
+    """Noise-free returns of all candidate objects in the radar frame; returns the count.
+
+    ``rvx``/``rvy`` are each object's velocity relative to the radar, in radar axes.
+    """
+    n = cx.shape[0]
+    cap = r.shape[0]
+    px = np.empty(cap)
+    py = np.empty(cap)
+    owner = np.empty(cap, dtype=np.int64)
+    m = _scatter_points(cx, cy, yaw, length, width, small, px, py, owner)
+    # each object's azimuth extent (corners) and nearest range, for occlusion
+    az_lo = np.full(n, np.inf)
+    az_hi = np.full(n, -np.inf)
+    r_near = np.full(n, np.inf)
+    for i in range(n):
+        c, s = math.cos(yaw[i]), math.sin(yaw[i])
+        for k in range(4):
+            lx = 0.5 * length[i] * (1.0 if k in (0, 3) else -1.0)
+            ly = 0.5 * width[i] * (1.0 if k in (0, 1) else -1.0)
+            x = cx[i] + c * lx - s * ly
+            y = cy[i] + s * lx + c * ly
+            a = math.atan2(y, x)
+            az_lo[i] = min(az_lo[i], a)
+            az_hi[i] = max(az_hi[i], a)
+            r_near[i] = min(r_near[i], math.hypot(x, y))
+    points = np.zeros(n, dtype=np.int64)
+    for q in range(m):
+        points[owner[q]] += 1
+        r[q] = math.hypot(px[q], py[q])
+        az[q] = math.atan2(py[q], px[q])
+        r_near[owner[q]] = min(r_near[owner[q]], r[q])
+    for q in range(m):
+        i = owner[q]
+        rq = max(r[q], 1e-6)
+        hidden = False
+        for j in range(n):
+            if j != i and az_lo[j] <= az[q] <= az_hi[j] and r_near[j] < r[q] - 0.5:
+                hidden = True
                 break
-    return hidden
+        visible[q] = (not hidden and abs(az[q]) <= half_fov and r[q] >= MIN_RANGE_M
+                      and r[q] <= max_range)
+        # the object's RCS split over its points; radar equation
+        amp[q] = (rcs_dbsm[i] - 10.0 * math.log10(points[i])
+                  - 40.0 * math.log10(max(r[q], MIN_RANGE_M)) + AMPLITUDE_OFFSET_DB)
+        dop[q] = (rvx[i] * px[q] + rvy[i] * py[q]) / rq
+        el[q] = math.atan2(0.5 * height[i] - mount_z, rq)
+    return m
 
 
 class RadarModel:
@@ -114,6 +154,7 @@ class RadarModel:
         self.calib = calib
         self.settings = settings
         self._half_fov = 0.5 * math.radians(settings.fov_deg)
+        self._small = np.array([ActorKind(k) in _SMALL_KINDS for k in range(len(ActorKind))])
 
     def _radar_pose(self, ego: EgoTruth) -> tuple[float, float, float, float, float]:
         """World position, yaw and world velocity of the radar."""
@@ -132,75 +173,50 @@ class RadarModel:
         st = self.settings
         px, py, pyaw, pvx, pvy = self._radar_pose(ego)
         c, s = math.cos(pyaw), math.sin(pyaw)
-        # actors into the radar frame
+        # candidate objects, into the radar frame
         dx, dy = actors.x_m - px, actors.y_m - py
         cx, cy = c * dx + s * dy, -s * dx + c * dy
         reach = st.max_range_m + 0.5 * np.hypot(actors.length_m, actors.width_m)
-        cand = (cx > -0.5 * actors.length_m) & (np.hypot(cx, cy) < reach)
-        idx = np.flatnonzero(cand)
+        idx = np.flatnonzero((cx > -0.5 * actors.length_m) & (np.hypot(cx, cy) < reach))
         n_obj = idx.shape[0]
         cap = max(1, n_obj * 4 * MAX_POINTS_PER_FACE)
-        pts_x, pts_y = np.empty(cap), np.empty(cap)
-        owner = np.empty(cap, dtype=np.int64)
-        small = np.isin(actors.kind[idx], _SMALL_KINDS)
-        m = _scatter_points(cx[idx], cy[idx], actors.yaw_rad[idx] - pyaw,
-                            actors.length_m[idx], actors.width_m[idx], small, pts_x, pts_y,
-                            owner) if n_obj else 0
-        pts_x, pts_y, owner = pts_x[:m], pts_y[:m], owner[:m]
-        r = np.hypot(pts_x, pts_y)
-        az = np.arctan2(pts_y, pts_x)
-        # per-object azimuth extent (from its corners) and nearest range, for occlusion
+        r, az, el, dop, amp = (np.empty(cap) for _ in range(5))
+        visible = np.empty(cap, dtype=np.bool_)
+        m = 0
         if n_obj:
-            corners = box_corners(cx[idx], cy[idx], actors.yaw_rad[idx] - pyaw,
-                                  actors.length_m[idx], actors.width_m[idx])
-            corner_az = np.arctan2(corners[:, :, 1], corners[:, :, 0])
-            r_near = np.hypot(corners[:, :, 0], corners[:, :, 1]).min(axis=1)
-            np.minimum.at(r_near, owner, r)
-            hidden = _occluded(r, az, owner, m, corner_az.min(axis=1), corner_az.max(axis=1),
-                               r_near)
-        else:
-            hidden = np.zeros(0, dtype=bool)
-        visible = (~hidden & (np.abs(az) <= self._half_fov) & (r >= MIN_RANGE_M)
-                   & (r <= st.max_range_m))
-        # amplitude: object RCS split over its points, radar equation
-        kinds = actors.kind[idx][owner]
-        points_per_obj = np.bincount(owner, minlength=n_obj)[owner] if m else np.zeros(0)
-        rcs = _RCS_TABLE[kinds] - 10.0 * np.log10(np.maximum(points_per_obj, 1))
-        amp = rcs - 40.0 * np.log10(np.maximum(r, MIN_RANGE_M)) + AMPLITUDE_OFFSET_DB
-        # the random draws below have fixed sizes per point, so streams stay aligned
+            wvx, wvy = actors.vx_mps[idx] - pvx, actors.vy_mps[idx] - pvy
+            kinds = actors.kind[idx]
+            m = _returns(cx[idx], cy[idx], actors.yaw_rad[idx] - pyaw, actors.length_m[idx],
+                         actors.width_m[idx], actors.height_m[idx], _RCS_TABLE[kinds],
+                         self._small[kinds], c * wvx + s * wvy, -s * wvx + c * wvy,
+                         self.calib.z_m, self._half_fov, st.max_range_m, r, az, el, dop, amp,
+                         visible)
+        r, az, el, dop, amp, visible = r[:m], az[:m], el[:m], dop[:m], amp[:m], visible[:m]
+        # the random draws have fixed sizes per point, so the stream stays aligned
         u_detect = rng.random(m)
+        noise = rng.standard_normal((4, m))
+        n_clutter = int(rng.poisson(st.clutter_rate)) if st.clutter_rate > 0 else 0
+        clutter_u = rng.random((2, n_clutter))
+        c_noise = rng.standard_normal((3, n_clutter))
+
         p_det = st.detection_prob / (1.0 + np.exp(-(amp - THRESHOLD_DB) / DETECTION_ROLLOFF_DB))
         keep = visible & (u_detect < p_det)
-        # Doppler: relative velocity projected on the line of sight (world frame)
-        obj = idx[owner]
-        rvx = actors.vx_mps[obj] - pvx
-        rvy = actors.vy_mps[obj] - pvy
-        los_x = c * pts_x - s * pts_y
-        los_y = s * pts_x + c * pts_y
-        doppler = (rvx * los_x + rvy * los_y) / np.maximum(r, 1e-6)
-        elev = np.arctan2(0.5 * actors.height_m[obj] - self.calib.z_m, np.maximum(r, 1e-6))
-        noise = rng.standard_normal((4, m))
-        # clutter from static scatterers
-        n_clutter = int(rng.poisson(st.clutter_rate)) if st.clutter_rate > 0 else 0
-        c_r = MIN_RANGE_M + (0.5 * st.max_range_m - MIN_RANGE_M) * rng.random(n_clutter)
+        # clutter from static roadside scatterers: the Doppler of a point fixed in the world
+        c_r = MIN_RANGE_M + (0.5 * st.max_range_m - MIN_RANGE_M) * clutter_u[0]
         c_az = (rng.random(n_clutter) * 2.0 - 1.0) * self._half_fov
         c_dop = -(pvx * np.cos(c_az + pyaw) + pvy * np.sin(c_az + pyaw))
         c_amp = CLUTTER_AMPLITUDE_DB[0] + (CLUTTER_AMPLITUDE_DB[1] - CLUTTER_AMPLITUDE_DB[0]) \
-            * rng.random(n_clutter)
-        c_noise = rng.standard_normal((3, n_clutter))
-
-        rng_std = st.range_noise_std_m + st.range_noise_per_m * r
+            * clutter_u[1]
         az_std = math.radians(st.azimuth_noise_std_deg)
-        det_r = r + rng_std * noise[0]
-        det_az = az + az_std * noise[1]
-        det_dop = doppler + st.doppler_noise_std_mps * noise[2]
-        det_amp = amp + 1.0 * noise[3]
-        c_std = st.range_noise_std_m + st.range_noise_per_m * c_r
-        all_r = np.concatenate((det_r[keep], c_r + c_std * c_noise[0]))
-        all_az = np.concatenate((det_az[keep], c_az + az_std * c_noise[1]))
-        all_dop = np.concatenate((det_dop[keep], c_dop + st.doppler_noise_std_mps * c_noise[2]))
-        all_amp = np.concatenate((det_amp[keep], c_amp))
-        all_el = np.concatenate((elev[keep], np.zeros(n_clutter)))
+        all_r = np.concatenate((
+            r[keep] + (st.range_noise_std_m + st.range_noise_per_m * r[keep]) * noise[0, keep],
+            c_r + (st.range_noise_std_m + st.range_noise_per_m * c_r) * c_noise[0]))
+        all_az = np.concatenate((az[keep] + az_std * noise[1, keep],
+                                 c_az + az_std * c_noise[1]))
+        all_dop = np.concatenate((dop[keep] + st.doppler_noise_std_mps * noise[2, keep],
+                                  c_dop + st.doppler_noise_std_mps * c_noise[2]))
+        all_amp = np.concatenate((amp[keep] + noise[3, keep], c_amp))
+        all_el = np.concatenate((el[keep], np.zeros(n_clutter)))
         inside = (all_r >= MIN_RANGE_M) & (all_r <= st.max_range_m) & \
             (np.abs(all_az) <= self._half_fov)
         f32 = np.float32
