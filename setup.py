@@ -38,6 +38,7 @@ setup(
         "PyYAML>=6.0",
         "rich>=13.0",
         "matplotlib>=3.7",
+        "onnxruntime>=1.17",
     ],
     extras_require={
         "test": ["pytest>=7.4", "pytest-benchmark>=4.0", "ruff>=0.5", "filterpy>=1.4.5"],

@@ -90,7 +90,12 @@ def _load_all(paths: Sequence[str]) -> list[tuple[Path, Scenario]]:
 
 # --- run -----------------------------------------------------------------------------------
 def cmd_run(args: argparse.Namespace) -> int:
-    from edge_autopilot.sim.runner import DRIVERS, ScenarioResult, run_scenario
+    from edge_autopilot.sim.runner import (
+        DRIVERS,
+        ScenarioResult,
+        default_models_dir,
+        run_scenario,
+    )
 
     if args.driver not in DRIVERS:
         raise EdgeAutopilotError(
@@ -101,6 +106,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.report is not None and Path(args.report).exists() and not Path(args.report).is_dir():
         raise EdgeAutopilotError(f"{args.report}: exists and is not a directory (--report)")
     scenarios = _load_all(args.paths)
+    models_dir = Path(args.models) if args.models else default_models_dir()
+    if args.models and not models_dir.is_dir():
+        raise EdgeAutopilotError(f"{models_dir}: no such models directory (--models)")
+    make_driver = DRIVERS[args.driver]
+    make_driver(models_dir)  # fail before the first scenario if the driver cannot start
     results: list[ScenarioResult] = []
     with Progress(
         TextColumn("{task.description}"),
@@ -114,7 +124,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         task = progress.add_task("scenarios", total=len(scenarios))
         for _, scenario in scenarios:
             progress.update(task, description=f"running {scenario.name}")
-            results.append(run_scenario(scenario, DRIVERS[args.driver](), seed=args.seed))
+            results.append(run_scenario(scenario, make_driver(models_dir), seed=args.seed))
             progress.advance(task)
             if not err.is_terminal and not args.quiet:
                 r = results[-1]
@@ -168,6 +178,30 @@ def _print_table(results: list[Any]) -> None:
     out.print(table)
 
 
+# --- train -------------------------------------------------------------------------------
+def cmd_train(args: argparse.Namespace) -> int:
+    from edge_autopilot.sim.runner import default_models_dir
+    from edge_autopilot.training.train import train_all
+
+    out_dir = Path(args.out) if args.out else default_models_dir()
+    if out_dir.exists() and not out_dir.is_dir():
+        raise EdgeAutopilotError(f"{out_dir}: exists and is not a directory (--out)")
+    if args.variants < 1 or args.epochs < 1:
+        raise EdgeAutopilotError("--variants and --epochs must be at least 1")
+    data = Path(args.save_data) if args.save_data else None
+
+    def log(msg: str) -> None:
+        if not args.quiet or not msg.startswith("  "):
+            err.print(msg, markup=False)
+
+    manifest = train_all(out_dir, args.seed, args.variants, args.epochs, log, data)
+    out.print(f"wrote {escape(str(out_dir))}: "
+              + ", ".join(f"{k}.onnx" for k in manifest["models"]) + ", manifest.json")
+    for name, metrics in manifest["metrics"].items():
+        out.print(f"  {name}: held-out " + ", ".join(f"{k} {v}" for k, v in metrics.items()))
+    return EXIT_OK
+
+
 # --- scenarios -----------------------------------------------------------------------------
 def cmd_scenarios_list(args: argparse.Namespace) -> int:
     table = Table(title="built-in scenarios")
@@ -211,13 +245,28 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run scenarios closed-loop (default: all built-in)")
     run.add_argument("paths", nargs="*", metavar="PATH",
                      help="scenario files, directories, or built-in names")
-    run.add_argument("--driver", default="expert", help="who drives (default: expert)")
+    run.add_argument("--driver", default="expert",
+                     help="who drives: expert (default), or imitation (the planning and "
+                     "control networks fed from ground truth)")
+    run.add_argument("--models", metavar="DIR",
+                     help="model set to load (default: the installed models/)")
     run.add_argument("--seed", type=int, default=None,
                      help="override every scenario's seed")
     run.add_argument("--json", metavar="FILE", help="write results as JSON")
     run.add_argument("--report", metavar="DIR", help="write plots and index.html")
     run.add_argument("--quiet", action="store_true", help="no progress output")
     run.set_defaults(func=cmd_run)
+
+    train = sub.add_parser(
+        "train", help="train the planning and control networks from the expert (extra: train)")
+    train.add_argument("--out", metavar="DIR", help="model directory (default: models/)")
+    train.add_argument("--seed", type=int, default=0, help="data and weight seed (default 0)")
+    train.add_argument("--variants", type=int, default=12,
+                       help="randomised runs per built-in scenario (default 12)")
+    train.add_argument("--epochs", type=int, default=30, help="training epochs (default 30)")
+    train.add_argument("--save-data", metavar="FILE.npz", help="also keep the dataset")
+    train.add_argument("--quiet", action="store_true", help="no per-run progress")
+    train.set_defaults(func=cmd_train)
 
     scen = sub.add_parser("scenarios", help="list or validate scenario files")
     scen_sub = scen.add_subparsers(dest="scenarios_command", required=True, parser_class=_Parser)

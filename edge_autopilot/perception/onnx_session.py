@@ -143,7 +143,9 @@ def choose_providers(requested: Sequence[str] | None = None) -> list[str]:
             )
     wanted = PREFERRED_PROVIDERS if requested is None else tuple(requested)
     available = set(ort.get_available_providers())
-    chosen = [p for p in PREFERRED_PROVIDERS if p != CPU_PROVIDER and p in wanted and p in available]
+    chosen = [
+        p for p in PREFERRED_PROVIDERS if p != CPU_PROVIDER and p in wanted and p in available
+    ]
     return [*chosen, CPU_PROVIDER]
 
 
@@ -168,7 +170,9 @@ def _dims_match(declared: int, actual: object) -> bool:
     return not isinstance(actual, int) or actual == declared
 
 
-def _signature_problems(kind: str, declared: Sequence[TensorSpec], actual: Sequence[Any]) -> list[str]:
+def _signature_problems(
+    kind: str, declared: Sequence[TensorSpec], actual: Sequence[Any]
+) -> list[str]:
     declared_names = [t.name for t in declared]
     actual_names = [a.name for a in actual]
     # Order matters: run() returns outputs positionally, in file order.
@@ -178,7 +182,9 @@ def _signature_problems(kind: str, declared: Sequence[TensorSpec], actual: Seque
     for spec, node in zip(declared, actual, strict=True):
         dtype = _ORT_TO_DTYPE.get(node.type, node.type)
         if dtype != spec.dtype:
-            problems.append(f"{kind} {spec.name!r} dtype is {dtype} in file, manifest says {spec.dtype}")
+            problems.append(
+                f"{kind} {spec.name!r} dtype is {dtype} in file, manifest says {spec.dtype}"
+            )
         shape = list(node.shape)
         if len(shape) != len(spec.shape) or not all(
             _dims_match(d, a) for d, a in zip(spec.shape, shape, strict=True)
@@ -211,7 +217,12 @@ class OnnxModel:
         self.spec = spec
         self._session = session
         self._inputs = tuple(
-            (t.name, np.dtype(t.dtype), len(t.shape), tuple((i, d) for i, d in enumerate(t.shape) if d != DYNAMIC))
+            (
+                t.name,
+                np.dtype(t.dtype),
+                len(t.shape),
+                tuple((i, d) for i, d in enumerate(t.shape) if d != DYNAMIC),
+            )
             for t in spec.inputs
         )
         # Preallocated so the hot path never allocates for bookkeeping.
@@ -262,14 +273,20 @@ class OnnxModel:
     def _check_inputs(self, inputs: Mapping[str, np.ndarray]) -> None:
         if len(inputs) != len(self._inputs):
             expected = [n for n, *_ in self._inputs]
-            raise ModelError(f"{self.name} ({self.path}): inputs {sorted(inputs)}, expected {expected}")
+            raise ModelError(
+                f"{self.name} ({self.path}): inputs {sorted(inputs)}, expected {expected}"
+            )
         for name, dtype, rank, static in self._inputs:
             arr = inputs.get(name)
             if not isinstance(arr, np.ndarray):
-                raise ModelError(f"{self.name} ({self.path}): input {name!r} missing or not an array")
+                raise ModelError(
+                    f"{self.name} ({self.path}): input {name!r} missing or not an array"
+                )
             # No implicit casts: a wrong dtype here is a caller bug that would cost a copy.
             if arr.dtype != dtype:
-                raise ModelError(f"{self.name} ({self.path}): input {name!r} is {arr.dtype}, expected {dtype}")
+                raise ModelError(
+                    f"{self.name} ({self.path}): input {name!r} is {arr.dtype}, expected {dtype}"
+                )
             if arr.ndim != rank or any(arr.shape[i] != d for i, d in static):
                 raise ModelError(
                     f"{self.name} ({self.path}): input {name!r} has shape {list(arr.shape)}, "

@@ -146,17 +146,25 @@ class ExpertPlanner:
     def __init__(self, params: ExpertParams | None = None) -> None:
         self.p = params or ExpertParams()
         self.target_lane: int | None = None
+        self._origin_lane: int | None = None
 
     def reset(self) -> None:
         self.target_lane = None
+        self._origin_lane = None
 
-    def plan(self, inp: PlanningInput) -> Trajectory:
-        p, lane, ego, obj = self.p, inp.lane, inp.ego, inp.objects
+    def choose_lane(self, inp: PlanningInput) -> float:
+        """The behaviour layer: which lane to drive in, as the offset of its centre from the
+        current lane's centre. Rule-based on purpose; the networks take it as an input."""
+        lane = inp.lane
         if self.target_lane is None or self.target_lane >= lane.lane_count:
             self.target_lane = lane.lane_index
         if inp.allow_lane_change:
             self._choose_lane(inp)
-        target_offset = (self.target_lane - lane.lane_index) * lane.lane_width_m
+        return (self.target_lane - lane.lane_index) * lane.lane_width_m
+
+    def plan(self, inp: PlanningInput) -> Trajectory:
+        p, lane, ego, obj = self.p, inp.lane, inp.ego, inp.objects
+        target_offset = self.choose_lane(inp)
         lateral = lateral_plan(lane.offset_m, target_offset, p)
 
         speed = ego.speed_mps
@@ -188,8 +196,16 @@ class ExpertPlanner:
     # --- lane choice --------------------------------------------------------------------
     def _choose_lane(self, inp: PlanningInput) -> None:
         lane, obj, p = inp.lane, inp.objects, self.p
-        if self.target_lane != lane.lane_index or abs(lane.offset_m) > 0.5:
-            return  # a change is under way; finish it first
+        if self.target_lane is not None and self.target_lane != lane.lane_index:
+            # a change is under way: while still in the original lane, give it up if the gap
+            # in the target lane has closed (a faster car arrived from behind)
+            if lane.lane_index == self._origin_lane:
+                centre = (self.target_lane - lane.lane_index) * lane.lane_width_m
+                if not _gap_acceptable(obj, centre, lane.lane_width_m, inp.ego.speed_mps, p):
+                    self.target_lane = lane.lane_index
+            return
+        if abs(lane.offset_m) > 0.5:
+            return  # still settling into the lane
         current = _lane_lead(obj, 0.0, lane.lane_width_m)
         if current is None:
             return
@@ -207,6 +223,7 @@ class ExpertPlanner:
             other = _lane_lead(obj, centre, lane.lane_width_m)
             if other is None or (other[1] > lead_speed + 2.0 and other[0] > gap):
                 self.target_lane = cand
+                self._origin_lane = lane.lane_index
                 return
 
 

@@ -6,6 +6,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -13,7 +14,9 @@ import numpy as np
 from edge_autopilot.constants import CYCLE_PERIOD_S
 from edge_autopilot.control.command import ControlCommand
 from edge_autopilot.control.expert import ExpertController
+from edge_autopilot.errors import ModelError
 from edge_autopilot.planning.expert import ExpertPlanner
+from edge_autopilot.resources import share_dir
 from edge_autopilot.sensors.samples import SensorSample
 from edge_autopilot.sim.metrics import (
     RunTrace,
@@ -59,7 +62,42 @@ class ExpertDriver:
         return self.controller.command(world.t_ns, inp.ego, inp.lane, traj)
 
 
-DRIVERS: dict[str, Callable[[], Driver]] = {"expert": ExpertDriver}
+class ImitationDriver:
+    """The planning and control networks, fed from ground truth instead of perception and
+    fusion: shows what the networks can do on their own, before the rest of the stack."""
+
+    name = "imitation"
+
+    def __init__(self, models_dir: Path) -> None:
+        from edge_autopilot.control.network import NetworkController
+        from edge_autopilot.perception.onnx_session import load_model_set
+        from edge_autopilot.planning.network import NetworkPlanner
+
+        loaded = load_model_set(models_dir, names=("planning", "control"))
+        if loaded.errors:
+            raise ModelError("the imitation driver needs the planning and control networks:\n"
+                             + "\n".join(loaded.errors))
+        self.lane_choice = ExpertPlanner()  # the behaviour layer stays rule-based
+        self.planner = NetworkPlanner(loaded.models["planning"])
+        self.controller = NetworkController(loaded.models["control"])
+
+    def reset(self, world: World) -> None:
+        self.lane_choice.reset()
+
+    def step(self, world: World, samples: list[SensorSample]) -> ControlCommand:
+        inp = planning_input(world)
+        traj = self.planner.plan(inp, self.lane_choice.choose_lane(inp))
+        return self.controller.command(world.t_ns, inp.ego, inp.lane, traj)
+
+
+def default_models_dir() -> Path:
+    return share_dir("models")
+
+
+DRIVERS: dict[str, Callable[[Path], Driver]] = {
+    "expert": lambda models_dir: ExpertDriver(),
+    "imitation": ImitationDriver,
+}
 
 
 @dataclass

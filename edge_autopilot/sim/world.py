@@ -28,6 +28,7 @@ class World:
         seed: int | None = None,
         vehicle: VehicleParams | None = None,
         calibration: SensorRigCalibration | None = None,
+        with_sensors: bool = True,
     ) -> None:
         self.scenario = scenario
         self.seed = scenario.seed if seed is None else int(seed)
@@ -44,15 +45,18 @@ class World:
         self.actors = ActorSet(list(scenario.actors), self.road)
         cam = scenario.sensors.camera
         self.calibration = calibration or default_rig(cam.width_px, cam.height_px)
-        self.sensors = SensorRig(
+        # without sensors (e.g. generating planner training data from truth) a step only moves
+        # the world, several times faster
+        self.sensors: SensorRig | None = SensorRig(
             self.calibration, scenario.sensors, self.road, np.random.SeedSequence(self.seed)
-        )
+        ) if with_sensors else None
         self._ego_truth = self._make_ego_truth()
         self._actors_truth = self.actors.truth()
         # views derived from this instant's truth (e.g. the planner's input), computed once by
         # whoever needs them first and dropped when the world steps
         self.derived: dict[str, object] = {}
-        self.sensors.capture(0, self._ego_truth, self._actors_truth)
+        if self.sensors is not None:
+            self.sensors.capture(0, self._ego_truth, self._actors_truth)
 
     # --- truth (for the runner, the expert, training and evaluation; never the stack) ------
     @property
@@ -93,5 +97,7 @@ class World:
         self._ego_truth = self._make_ego_truth()
         self._actors_truth = self.actors.truth()
         self.derived = {}
+        if self.sensors is None:
+            return []
         self.sensors.capture(self.t_ns, self._ego_truth, self._actors_truth)
         return self.sensors.deliver(self.t_ns)
