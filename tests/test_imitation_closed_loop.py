@@ -29,5 +29,5 @@ def test_missing_or_tampered_models_refuse_to_start(tmp_path: Path) -> None:
     data = bytearray((tmp_path / "control.onnx").read_bytes())
     data[-10] ^= 0xFF
     (tmp_path / "control.onnx").write_bytes(bytes(data))
-    with pytest.raises(ModelError, match="control.onnx"):
+    with pytest.raises(ModelError, match=r"control\.onnx"):
         ImitationDriver(tmp_path)
