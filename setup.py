@@ -41,7 +41,8 @@ setup(
         "onnxruntime>=1.17",
     ],
     extras_require={
-        "test": ["pytest>=7.4", "pytest-benchmark>=4.0", "ruff>=0.5", "filterpy>=1.4.5"],
+        "test": ["pytest>=7.4", "pytest-benchmark>=4.0", "ruff>=0.5", "filterpy>=1.4.5",
+                 "onnx>=1.15"],
         "train": ["torch>=2.2", "onnx>=1.15"],
         "gpu": ["onnxruntime-gpu>=1.17"],
         "carla": ["carla>=0.9.15"],
