@@ -13,6 +13,7 @@ from edge_autopilot.constants import (
     EGO_WIDTH_M,
 )
 from edge_autopilot.planning.types import LaneGeometry, ObjectList
+from edge_autopilot.runtime.timing import summarize_ns
 from edge_autopilot.sim.scenario import CriteriaSpec
 from edge_autopilot.sim.truth import ActorsTruth, EgoTruth, box_corners
 
@@ -140,15 +141,10 @@ class RunTrace:
 
 
 def percentiles_ms(samples_ns: np.ndarray) -> dict[str, float]:
-    if samples_ns.size == 0:
-        return {"p50": math.nan, "p99": math.nan, "max": math.nan, "mean": math.nan}
-    ms = samples_ns / 1e6
-    return {
-        "p50": round(float(np.percentile(ms, 50)), 4),
-        "p99": round(float(np.percentile(ms, 99)), 4),
-        "max": round(float(ms.max()), 4),
-        "mean": round(float(ms.mean()), 4),
-    }
+    s = summarize_ns(samples_ns)
+    mean = float(samples_ns.mean()) / 1e6 if samples_ns.size else math.nan
+    return {"p50": round(s.p50_ms, 4), "p99": round(s.p99_ms, 4), "max": round(s.max_ms, 4),
+            "mean": round(mean, 4)}
 
 
 def max_jerk_mps3(accel_mps2: np.ndarray, speed_mps: np.ndarray, dt_s: float) -> float:

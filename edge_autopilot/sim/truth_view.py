@@ -6,8 +6,6 @@ metrics use the same object list so "gap" and "TTC" mean one thing everywhere.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from edge_autopilot.planning.types import (
@@ -17,11 +15,8 @@ from edge_autopilot.planning.types import (
     ObjectList,
     PlanningInput,
 )
+from edge_autopilot.sim.road import _wrap_angle
 from edge_autopilot.sim.world import World
-
-
-def _wrap(a: float) -> float:
-    return (a + math.pi) % (2.0 * math.pi) - math.pi
 
 
 def lane_geometry(world: World) -> LaneGeometry:
@@ -37,7 +32,7 @@ def lane_geometry(world: World) -> LaneGeometry:
         lane_count=road.lane_count,
         lane_width_m=road.lane_width_m,
         offset_m=ego.d_m - centre,
-        heading_error_rad=_wrap(ego.yaw_rad - float(heading[0])),
+        heading_error_rad=_wrap_angle(ego.yaw_rad - float(heading[0])),
         curvature_1pm=kappa_lane,
     )
 
