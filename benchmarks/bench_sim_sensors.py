@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+from edge_autopilot.maps.road import Road, Section
 from edge_autopilot.sensors.calibration import default_rig
-from edge_autopilot.sim.road import Road, Section
 from edge_autopilot.sim.sensors.camera import CameraModel
 from edge_autopilot.sim.sensors.odometry import OdometryModel
 from edge_autopilot.sim.sensors.radar import RadarModel

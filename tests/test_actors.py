@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
+from edge_autopilot.maps.road import Road, Section
 from edge_autopilot.sim.actors import ActorSet
-from edge_autopilot.sim.road import Road, Section
 from edge_autopilot.sim.scenario import ActorSpec
 
 DT = 0.01

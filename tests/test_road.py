@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from edge_autopilot.errors import RoadGeometryError
-from edge_autopilot.sim.road import Road, Section, surface_at
+from edge_autopilot.maps.road import Road, Section, surface_at
 
 
 def test_straight_road_frames() -> None:

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from sim_fixtures import NO_ACTORS, actors, ego_at
 
+from edge_autopilot.maps.road import Road, Section
 from edge_autopilot.sensors.calibration import CameraCalibration, default_rig
-from edge_autopilot.sim.road import Road, Section
 from edge_autopilot.sim.sensors.camera import CameraModel, box_corners_3d
 from edge_autopilot.sim.sensors.settings import CameraSettings
 from edge_autopilot.sim.truth import ActorKind

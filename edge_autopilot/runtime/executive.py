@@ -64,8 +64,9 @@ class Pipeline(Protocol):
     def run_stage(self, index: int, t_ns: int) -> None:
         """Run stage ``index`` on this cycle's data."""
 
-    def command(self, t_ns: int) -> ControlCommand:
-        """The command after every stage ran."""
+    def command(self, t_ns: int) -> ControlCommand | None:
+        """The command after every stage ran; None when the stages produced none (e.g. a
+        network is not loaded), and the fallback goes out."""
 
 
 @dataclass(frozen=True)
@@ -178,8 +179,9 @@ class Executive:
                 break
             if rec:
                 self.times.stage_ns[k, i] = self.clock_ns() - start
-        used_fallback = skipped_from is not None or error is not None
-        command = fallback if used_fallback else p.command(t_ns)
+        produced = None if skipped_from is not None or error is not None else p.command(t_ns)
+        used_fallback = produced is None
+        command = fallback if produced is None else produced
         if cfg.realtime and self.clock_ns() > deadline:
             # a stage overran its budget: whatever it produced is late, the fallback goes out
             command, used_fallback = fallback, True

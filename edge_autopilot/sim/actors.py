@@ -17,7 +17,7 @@ import numba as nb
 import numpy as np
 
 from edge_autopilot.constants import EGO_LENGTH_M, EGO_REAR_AXLE_TO_FRONT_M, EGO_WIDTH_M
-from edge_autopilot.sim.road import Road, _ref_pose, _wrap_angle
+from edge_autopilot.maps.road import Road, _ref_pose, _wrap_angle
 from edge_autopilot.sim.scenario import (
     ActorSpec,
     BrakeEvent,

@@ -90,6 +90,41 @@ class ImitationDriver:
         return self.controller.command(world.t_ns, inp.ego, inp.lane, traj)
 
 
+class StackDriver:
+    """The stack: sensor samples only (no truth), through the executive in lockstep.
+
+    Perception is not yet trained, so fusion runs on radar and ultrasonics; when the planning
+    or control network fails to load the stack drives on its fallback and says so.
+    """
+
+    name = "stack"
+
+    def __init__(self, models_dir: Path) -> None:
+        from edge_autopilot.perception.onnx_session import load_model_set
+
+        self.models = load_model_set(models_dir, names=("planning", "control"))
+        self.fallback_outcomes = 0
+        self.deadline_misses = 0
+
+    def reset(self, world: World) -> None:
+        from edge_autopilot.runtime.executive import Executive, ExecutiveConfig
+        from edge_autopilot.runtime.stack import STAGE_BUDGETS_NS, StackConfig, StackPipeline
+
+        ego = world.scenario.ego
+        # no lane changes: this sensor set cannot see a fast car coming from behind in the next
+        # lane (front radar, 5.5 m ultrasonics), so the behaviour layer keeps the lane
+        self.pipeline = StackPipeline(
+            world.road, world.calibration, StackConfig(ego.set_speed_mps, False),
+            self.models.models.get("planning"), self.models.models.get("control"))
+        self.executive = Executive(self.pipeline, STAGE_BUDGETS_NS, lambda outcome: None,
+                                   ExecutiveConfig(realtime=False, freeze_gc=False),
+                                   capacity=round(world.scenario.duration_s * 100) + 10)
+
+    def step(self, world: World, samples: list[SensorSample]) -> ControlCommand:
+        self.pipeline.push(samples)
+        return self.executive.run_cycle(sim_t_ns=world.t_ns).command
+
+
 def default_models_dir() -> Path:
     return share_dir("models")
 
@@ -97,6 +132,7 @@ def default_models_dir() -> Path:
 DRIVERS: dict[str, Callable[[Path], Driver]] = {
     "expert": lambda models_dir: ExpertDriver(),
     "imitation": ImitationDriver,
+    "stack": StackDriver,
 }
 
 

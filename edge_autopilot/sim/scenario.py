@@ -17,8 +17,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from edge_autopilot.errors import RoadGeometryError, ScenarioError
+from edge_autopilot.maps.road import Road, Section
 from edge_autopilot.resources import share_dir
-from edge_autopilot.sim.road import Road, Section
 from edge_autopilot.sim.sensors.settings import SensorSettings
 
 BUILTIN_SCENARIO_DIR = share_dir("scenarios")

@@ -6,56 +6,25 @@ metrics use the same object list so "gap" and "TTC" mean one thing everywhere.
 
 from __future__ import annotations
 
-import numpy as np
-
+from edge_autopilot.planning.localization import lane_geometry_at, objects_on_road
 from edge_autopilot.planning.types import (
-    PREVIEW_S_M,
     EgoMotion,
     LaneGeometry,
     ObjectList,
     PlanningInput,
 )
-from edge_autopilot.sim.road import _wrap_angle
 from edge_autopilot.sim.world import World
 
 
 def lane_geometry(world: World) -> LaneGeometry:
-    road, ego = world.road, world.ego
-    lane = road.lane_of(ego.d_m)
-    centre = road.lane_center_d(lane)
-    preview_s = ego.s_m + PREVIEW_S_M
-    _, _, heading, kappa = road.to_cartesian(preview_s, 0.0)
-    # a lane offset d from the reference line curves by kappa / (1 - kappa d)
-    kappa_lane = kappa / np.maximum(1.0 - kappa * centre, 0.1)
-    return LaneGeometry(
-        lane_index=lane,
-        lane_count=road.lane_count,
-        lane_width_m=road.lane_width_m,
-        offset_m=ego.d_m - centre,
-        heading_error_rad=_wrap_angle(ego.yaw_rad - float(heading[0])),
-        curvature_1pm=kappa_lane,
-    )
+    ego = world.ego
+    return lane_geometry_at(world.road, ego.s_m, ego.d_m, ego.yaw_rad)
 
 
 def object_list(world: World, lane: LaneGeometry) -> ObjectList:
-    actors, ego, road = world.actors_truth, world.ego, world.road
-    if actors.count == 0:
-        return ObjectList.empty()
-    centre = road.lane_center_d(lane.lane_index)
-    _, _, heading, _ = road.to_cartesian(actors.s_m, 0.0)
-    ch, sh = np.cos(heading), np.sin(heading)
-    # reference-line arc length, scaled to arc length along the ego's lane centre
-    along_lane = max(1.0 - road.curvature_at(ego.s_m) * centre, 0.1)
-    return ObjectList(
-        s_rel_m=(actors.s_m - ego.s_m) * along_lane,
-        d_m=actors.d_m - centre,
-        v_s_mps=actors.vx_mps * ch + actors.vy_mps * sh,
-        v_d_mps=-actors.vx_mps * sh + actors.vy_mps * ch,
-        a_s_mps2=world.actors.accel_mps2.copy(),
-        length_m=actors.length_m,
-        width_m=actors.width_m,
-        kind=actors.kind,
-    )
+    a = world.actors_truth
+    return objects_on_road(world.road, world.ego.s_m, lane, a.s_m, a.d_m, a.vx_mps, a.vy_mps,
+                           world.actors.accel_mps2.copy(), a.length_m, a.width_m, a.kind)
 
 
 def planning_input(world: World) -> PlanningInput:

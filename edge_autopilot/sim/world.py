@@ -11,10 +11,10 @@ import numpy as np
 
 from edge_autopilot.constants import CYCLE_PERIOD_NS, NS_PER_S
 from edge_autopilot.control.command import ControlCommand
+from edge_autopilot.maps.road import Road
 from edge_autopilot.sensors.calibration import SensorRigCalibration, default_rig
 from edge_autopilot.sensors.samples import SensorSample
 from edge_autopilot.sim.actors import ActorSet
-from edge_autopilot.sim.road import Road
 from edge_autopilot.sim.scenario import Scenario
 from edge_autopilot.sim.sensors.rig import SensorRig
 from edge_autopilot.sim.truth import ActorsTruth, EgoTruth

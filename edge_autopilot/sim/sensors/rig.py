@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from edge_autopilot.constants import NS_PER_S
+from edge_autopilot.maps.road import Road
 from edge_autopilot.sensors.calibration import SensorRigCalibration
 from edge_autopilot.sensors.samples import SensorSample
-from edge_autopilot.sim.road import Road
 from edge_autopilot.sim.sensors.camera import CameraModel
 from edge_autopilot.sim.sensors.odometry import OdometryModel
 from edge_autopilot.sim.sensors.radar import RadarModel

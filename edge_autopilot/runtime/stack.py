@@ -1,0 +1,190 @@
+"""The stack as the executive runs it: sensor samples in, a command out, every cycle.
+
+Stages (DESIGN.md "One cycle"): fusion (radar + ultrasonic into tracks; camera detections join
+when the perception network exists), planning (ONNX planner), control (ONNX controller). The
+fallback is the classical planner and pure pursuit on the same tracks from the previous cycle,
+with no lane changes: no network, computed every cycle. When the networks did not load, the
+fallback drives (fallback-only mode).
+
+The map (the road) and the ego's pose on it come from the map and odometry, not from the
+simulator's truth: this module imports nothing from ``sim``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from edge_autopilot.constants import EGO_REAR_AXLE_TO_FRONT_M, EGO_WHEELBASE_M
+from edge_autopilot.control.command import ControlCommand
+from edge_autopilot.control.expert import ExpertController
+from edge_autopilot.fusion.measurements import (
+    MeasurementBatch,
+    PoseHistory,
+    radar_batch,
+    ultrasonic_batch,
+)
+from edge_autopilot.fusion.tracker import Tracker, TrackList
+from edge_autopilot.maps.road import Road
+from edge_autopilot.perception.onnx_session import OnnxModel
+from edge_autopilot.planning.expert import ExpertPlanner
+from edge_autopilot.planning.localization import (
+    lane_geometry_at,
+    objects_on_road,
+    vehicle_to_world,
+)
+from edge_autopilot.planning.types import EgoMotion, ObjectList, PlanningInput, Trajectory
+from edge_autopilot.sensors.calibration import SensorRigCalibration
+from edge_autopilot.sensors.samples import Odometry, RadarScan, SensorSample, UltrasonicRange
+
+# Without a camera class the box of a tracked object is assumed to be a car's.
+DEFAULT_OBJECT_LENGTH_M = 4.6
+DEFAULT_OBJECT_WIDTH_M = 1.85
+
+STAGE_BUDGETS_NS = {"fusion": 2_500_000, "planning": 1_500_000, "control": 1_000_000}
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    set_speed_mps: float
+    allow_lane_change: bool = False
+
+
+class StackPipeline:
+    stage_names = ("fusion", "planning", "control")
+
+    def __init__(self, road: Road, calibration: SensorRigCalibration, config: StackConfig,
+                 planning_model: OnnxModel | None, control_model: OnnxModel | None) -> None:
+        self.road = road
+        self.calibration = calibration
+        self.config = config
+        self.tracker = Tracker()
+        self.poses = PoseHistory()
+        self._uss_cal = {c.name: c for c in calibration.ultrasonics}
+        self.inbox: list[SensorSample] = []
+        self._batch: list[SensorSample] = []
+        self.networks_loaded = planning_model is not None and control_model is not None
+        if self.networks_loaded:
+            from edge_autopilot.control.network import NetworkController
+            from edge_autopilot.planning.network import NetworkPlanner
+
+            assert planning_model is not None and control_model is not None
+            self.net_planner: NetworkPlanner | None = NetworkPlanner(planning_model)
+            self.net_controller: NetworkController | None = NetworkController(control_model)
+        else:
+            self.net_planner = self.net_controller = None
+        self.lane_choice = ExpertPlanner()
+        self.fallback_planner = ExpertPlanner()
+        self.fallback_controller = ExpertController()
+        self._inp: PlanningInput | None = None
+        self._objects = ObjectList.empty()
+        self._traj: Trajectory | None = None
+        self._command: ControlCommand | None = None
+        self._accel_mps2 = 0.0
+        self.tracks: TrackList | None = None
+
+    # --- inputs (transport side) -------------------------------------------------------------
+    def push(self, samples: list[SensorSample]) -> None:
+        """Latest samples from the transport; never blocks, never waits."""
+        self.inbox.extend(samples)
+
+    # --- executive protocol ------------------------------------------------------------------
+    def begin_cycle(self, t_ns: int) -> None:
+        self._batch, self.inbox = self.inbox, []
+        for s in self._batch:
+            if isinstance(s, Odometry):
+                self.poses.add(s)
+                self._accel_mps2 = s.accel_mps2
+        self._inp = self._planning_input(t_ns, self._objects)
+        self._command = None
+
+    def _planning_input(self, t_ns: int, objects: ObjectList) -> PlanningInput | None:
+        pose = self.poses.at(t_ns)
+        if pose is None:
+            return None
+        s, d = self.road.frenet_of(pose.x_m, pose.y_m)
+        lane = lane_geometry_at(self.road, s, d, pose.yaw_rad)
+        # the bicycle model run backwards: the steering angle that explains the yaw rate
+        steer = math.atan(pose.yaw_rate_rps * EGO_WHEELBASE_M / max(pose.speed_mps, 1.0))
+        ego = EgoMotion(pose.speed_mps, self._accel_mps2, pose.yaw_rate_rps, steer)
+        return PlanningInput(t_ns, ego, lane, objects, self.config.set_speed_mps,
+                             self.config.allow_lane_change)
+
+    def fallback(self, t_ns: int) -> ControlCommand:
+        inp = self._inp
+        if inp is None:
+            return ControlCommand(0.0, -1.0, t_ns)  # no pose yet: hold the brake
+        cautious = PlanningInput(inp.t_ns, inp.ego, inp.lane, inp.objects, inp.set_speed_mps,
+                                 allow_lane_change=False)
+        traj = self.fallback_planner.plan(cautious)
+        return self.fallback_controller.command(t_ns, inp.ego, inp.lane, traj)
+
+    def run_stage(self, index: int, t_ns: int) -> None:
+        if index == 0:
+            self._fuse(t_ns)
+        elif index == 1:
+            self._plan()
+        else:
+            self._control(t_ns)
+
+    def command(self, t_ns: int) -> ControlCommand | None:
+        # None in fallback-only mode (no networks) or before the first pose
+        return self._command
+
+    # --- stages ------------------------------------------------------------------------------
+    def _fuse(self, t_ns: int) -> None:
+        batches: list[MeasurementBatch] = []
+        uss: list[UltrasonicRange] = []
+        for s in self._batch:
+            if isinstance(s, RadarScan):
+                pose = self.poses.at(s.stamp_ns)
+                if pose is not None:
+                    batches.append(radar_batch(s, self.calibration.radar, pose))
+            elif isinstance(s, UltrasonicRange):
+                uss.append(s)
+        if uss:
+            pose = self.poses.at(uss[0].stamp_ns)
+            if pose is not None and (b := ultrasonic_batch(uss, self._uss_cal, pose)) is not None:
+                batches.append(b)
+        for b in sorted(batches, key=lambda b: b.stamp_ns):
+            self.tracker.process(b)
+        now = self.poses.at(t_ns)
+        if now is None:
+            return
+        self.tracks = self.tracker.tracks(t_ns, now)
+        self._objects = self._track_objects(self.tracks, now.x_m, now.y_m, now.yaw_rad)
+        self._inp = self._planning_input(t_ns, self._objects)
+
+    def _track_objects(self, tracks: TrackList, x: float, y: float, yaw: float) -> ObjectList:
+        n = tracks.count
+        if n == 0 or self._inp is None:
+            return ObjectList.empty()
+        # a track is the object's nearest face: its centre is half a length further away
+        ahead = tracks.x_m > EGO_REAR_AXLE_TO_FRONT_M - 1.0
+        length = np.full(n, DEFAULT_OBJECT_LENGTH_M)
+        wx, wy = vehicle_to_world(x, y, yaw, tracks.x_m, tracks.y_m)
+        s, d = self.road.to_frenet(wx, wy)
+        s_centre = s + np.where(ahead, 0.5, -0.5) * length
+        c, sn = math.cos(yaw), math.sin(yaw)
+        vx = c * tracks.vx_mps - sn * tracks.vy_mps
+        vy = sn * tracks.vx_mps + c * tracks.vy_mps
+        ego_s, _ = self.road.frenet_of(x, y)
+        return objects_on_road(self.road, ego_s, self._inp.lane, s_centre, d, vx, vy,
+                               np.zeros(n), length, np.full(n, DEFAULT_OBJECT_WIDTH_M),
+                               np.zeros(n, dtype=np.int8))
+
+    def _plan(self) -> None:
+        inp = self._inp
+        self._traj = None
+        if inp is None or self.net_planner is None:
+            return
+        self._traj = self.net_planner.plan(inp, self.lane_choice.choose_lane(inp))
+
+    def _control(self, t_ns: int) -> None:
+        inp, traj = self._inp, self._traj
+        if inp is None or traj is None or self.net_controller is None:
+            return
+        self._command = self.net_controller.command(t_ns, inp.ego, inp.lane, traj)
+
