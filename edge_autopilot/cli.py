@@ -246,8 +246,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("paths", nargs="*", metavar="PATH",
                      help="scenario files, directories, or built-in names")
     run.add_argument("--driver", default="expert",
-                     help="who drives: expert (default), or imitation (the planning and "
-                     "control networks fed from ground truth)")
+                     help="who drives: expert (default); stack (sensor samples only, through "
+                     "fusion and the networks); imitation (the networks fed from ground truth)")
     run.add_argument("--models", metavar="DIR",
                      help="model set to load (default: the installed models/)")
     run.add_argument("--seed", type=int, default=None,
