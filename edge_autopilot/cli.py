@@ -132,11 +132,20 @@ def cmd_run(args: argparse.Namespace) -> int:
                           markup=False)
 
     _print_table(results)
-    summary = {
+    summary: dict[str, Any] = {
         "passed": sum(r.passed for r in results),
         "failed": sum(not r.passed for r in results),
         "collisions": sum(r.collision for r in results),
     }
+    timed = [r for r in results if r.cycle_ns is not None]
+    if timed:
+        import numpy as np
+
+        from edge_autopilot.sim.runner import cycle_summary_ms
+
+        summary["deadline_misses"] = sum(r.deadline_misses or 0 for r in timed)
+        summary["fallback_cycles"] = sum(r.fallback_cycles or 0 for r in timed)
+        summary["cycle_ms"] = cycle_summary_ms(np.concatenate([r.cycle_ns for r in timed]))
     if args.json is not None:
         write_json_atomic(Path(args.json),
                           {"scenarios": [r.to_json() for r in results], "summary": summary})
@@ -148,8 +157,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         out.print(f"wrote {escape(str(index))}")
     verdict = "[green]all passed[/green]" if not summary["failed"] else \
         f"[red]{summary['failed']} failed[/red]"
-    out.print(f"{summary['passed']}/{len(results)} passed, {summary['collisions']} collisions: "
-              f"{verdict}")
+    loop = ""
+    if timed:
+        cyc = summary["cycle_ms"]
+        loop = (f", loop: {summary['deadline_misses']} deadline misses, "
+                f"{summary['fallback_cycles']} fallback cycles, cycle p50 {cyc['p50']} ms, "
+                f"p99 {cyc['p99']} ms, max {cyc['max']} ms")
+    out.print(f"{summary['passed']}/{len(results)} passed, {summary['collisions']} collisions"
+              f"{loop}: {verdict}")
     return EXIT_OK if not summary["failed"] else EXIT_FAILED
 
 

@@ -27,6 +27,10 @@ def test_stack_passes(name: str) -> None:
     assert ex.stage_errors == 0
     # in lockstep the networks' command goes out every cycle once a pose exists
     assert ex.fallback_total <= 2
+    js = result.to_json()
+    assert js["fallback_cycles"] == ex.fallback_total
+    assert js["deadline_misses"] == ex.deadline_misses
+    assert js["cycle_ms"]["p50"] > 0.0 and js["cycle_ms"]["max"] >= js["cycle_ms"]["p99"]
 
 
 def test_stack_without_networks_drives_on_its_fallback(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ from edge_autopilot.control.expert import ExpertController
 from edge_autopilot.errors import ModelError
 from edge_autopilot.planning.expert import ExpertPlanner
 from edge_autopilot.resources import share_dir
+from edge_autopilot.runtime.timing import summarize_ns
 from edge_autopilot.sensors.samples import SensorSample
 from edge_autopilot.sim.metrics import (
     RunTrace,
@@ -156,6 +157,10 @@ class ScenarioResult:
     wall_s: float
     trace: RunTrace = field(repr=False)
     events: list[tuple[float, str, str]] = field(default_factory=list)
+    # loop timing, for drivers that run through the executive (the stack); else None
+    deadline_misses: int | None = None
+    fallback_cycles: int | None = None
+    cycle_ns: np.ndarray | None = field(default=None, repr=False)
 
     def to_json(self) -> dict[str, Any]:
         def finite(x: float) -> float | None:
@@ -177,7 +182,15 @@ class ScenarioResult:
             "progress_m": round(self.progress_m, 3),
             "cycles": self.cycles,
             "sim_step_ms": self.sim_step_ms,
+            "deadline_misses": self.deadline_misses,
+            "fallback_cycles": self.fallback_cycles,
+            "cycle_ms": None if self.cycle_ns is None else cycle_summary_ms(self.cycle_ns),
         }
+
+
+def cycle_summary_ms(cycle_ns: np.ndarray) -> dict[str, float | None]:
+    s = summarize_ns(cycle_ns).to_json()
+    return {"p50": s["p50"], "p99": s["p99"], "max": s["max"]}
 
 
 def run_scenario(
@@ -215,6 +228,13 @@ def run_scenario(
                 break
     n = trace.n
     collision = collision_with is not None
+    loop = getattr(driver, "executive", None)
+    if loop is not None:
+        loop_fields = {"deadline_misses": loop.deadline_misses,
+                       "fallback_cycles": loop.fallback_total,
+                       "cycle_ns": loop.times.end_to_end_ns[: loop.times.count].copy()}
+    else:
+        loop_fields = {}
     failures = evaluate_criteria(scenario.criteria, trace, collision, world.road.lane_width_m,
                                  start_s, start_centre)
     return ScenarioResult(
@@ -236,4 +256,5 @@ def run_scenario(
         wall_s=time.perf_counter() - wall0,
         trace=trace,
         events=list(world.actors.fired),
+        **loop_fields,
     )
