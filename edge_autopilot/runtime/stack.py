@@ -85,6 +85,28 @@ class StackPipeline:
         self._accel_mps2 = 0.0
         self.tracks: TrackList | None = None
 
+    def warm_up(self) -> None:
+        """Run every kernel once on throwaway data, so the first real cycle is not the one
+        that pays for loading compiled code."""
+        from edge_autopilot.fusion.measurements import Pose2D, position_batch
+
+        pose = Pose2D(0.0, 0.0, 0.0, 10.0, 0.0)
+        scratch = Tracker()
+        for k in range(5):
+            scratch.process(position_batch("warm-up", k * 50_000_000, np.array([20.0]),
+                                           np.array([0.0]), np.array([0.3]), np.array([0.3]),
+                                           np.zeros(1), pose))
+        scratch.tracks(250_000_000, pose)
+        one = np.ones(2, dtype=np.float32)
+        scratch.process(radar_batch(RadarScan("warm-up", 300_000_000, 20.0 * one, 0.01 * one,
+                                              0.0 * one, -1.0 * one, one), self.calibration.radar,
+                                    pose))
+        self.road.to_frenet(np.array([0.0]), np.array([0.0]))
+        self.fallback_planner.plan(PlanningInput(0, EgoMotion(10.0, 0.0, 0.0, 0.0),
+                                                 lane_geometry_at(self.road, 0.0, 1.0, 0.0),
+                                                 ObjectList.empty(), 10.0))
+        self.fallback_planner.reset()
+
     # --- inputs (transport side) -------------------------------------------------------------
     def push(self, samples: list[SensorSample]) -> None:
         """Latest samples from the transport; never blocks, never waits."""

@@ -104,8 +104,8 @@ class StackDriver:
         from edge_autopilot.perception.onnx_session import load_model_set
 
         self.models = load_model_set(models_dir, names=("planning", "control"))
-        self.fallback_outcomes = 0
-        self.deadline_misses = 0
+        for model in self.models.models.values():
+            model.warmup()
 
     def reset(self, world: World) -> None:
         from edge_autopilot.runtime.executive import Executive, ExecutiveConfig
@@ -117,6 +117,7 @@ class StackDriver:
         self.pipeline = StackPipeline(
             world.road, world.calibration, StackConfig(ego.set_speed_mps, False),
             self.models.models.get("planning"), self.models.models.get("control"))
+        self.pipeline.warm_up()
         self.executive = Executive(self.pipeline, STAGE_BUDGETS_NS, lambda outcome: None,
                                    ExecutiveConfig(realtime=False, freeze_gc=False),
                                    capacity=round(world.scenario.duration_s * 100) + 10)
