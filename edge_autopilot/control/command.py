@@ -12,6 +12,3 @@ class ControlCommand:
     steer_rad: float
     accel_mps2: float
     stamp_ns: int = 0
-
-
-HOLD_STILL = ControlCommand(steer_rad=0.0, accel_mps2=0.0)

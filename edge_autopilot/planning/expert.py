@@ -23,7 +23,6 @@ from edge_autopilot.constants import (
 from edge_autopilot.planning.types import (
     HORIZON_T_S,
     PREVIEW_S_M,
-    LaneGeometry,
     ObjectList,
     PlanningInput,
     Trajectory,
@@ -258,8 +257,3 @@ def _gap_acceptable(obj: ObjectList, centre_m: float, lane_width_m: float, speed
     ahead = obj.s_rel_m[mask] > 0.0
     ok = np.where(ahead, front_gap > need_front, rear_gap > need_rear)
     return bool(ok.all())
-
-
-def lane_keep_only(lane: LaneGeometry) -> np.ndarray:
-    """Lateral plan back to the lane centre (used by the fallback, which never changes lanes)."""
-    return lateral_plan(lane.offset_m, 0.0, ExpertParams())
