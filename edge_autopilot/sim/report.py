@@ -53,8 +53,8 @@ def _mark_times(ax: Axes, result: ScenarioResult, label: bool) -> None:
         if label:
             # parse_math off: ids and kinds are data, and a stray "$" would break the render
             ax.annotate(f"{actor}: {kind}", (t_s, 1.0), xycoords=("data", "axes fraction"),
-                        xytext=(-2, -2), textcoords="offset points", fontsize=6, rotation=90,
-                        va="top", ha="right", color="0.4", parse_math=False)
+                        xytext=(-2, -5), textcoords="offset points", fontsize=7, rotation=90,
+                        va="top", ha="right", color="0.35", parse_math=False)
     if result.collision and result.collision_t_s is not None:
         ax.axvline(result.collision_t_s, color="red", lw=1.0, alpha=0.7, zorder=0)
 
@@ -168,7 +168,8 @@ def scenario_figure(result: ScenarioResult) -> Figure:
     t_end = float(finite_t.max()) if finite_t.size else 0.0
     for i, (ax, plot) in enumerate(time_panels):
         plot(ax, t, result)
-        ax.set_xlim(0.0, t_end if t_end > 0.0 else 1.0)
+        # a little room on the right so the collision line at the last sample stays visible
+        ax.set_xlim(0.0, 1.02 * t_end if t_end > 0.0 else 1.0)
         ax.set_xlabel("time [s]")
         ax.grid(True, alpha=0.3)
         _mark_times(ax, result, label=i == 0)
