@@ -168,7 +168,7 @@ def evaluate_criteria(
     failures: list[str] = []
     if collision:
         failures.append("collision")
-    if criteria.stop_before_s_m is not None:
+    if criteria.stop_before_s_m is not None and n:
         front = np.nanmax(trace.ego_s_m[:n]) + EGO_REAR_AXLE_TO_FRONT_M
         if front > criteria.stop_before_s_m:
             failures.append(
