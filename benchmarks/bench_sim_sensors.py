@@ -1,4 +1,5 @@
-"""Each sensor model alone on a busy scene (10 actors around the ego).
+"""Each sensor model alone on a busy scene (10 actors around the ego); the ultrasonic array
+also on a parking scene (10 actors, several within its reach).
 
 Run: python -m pytest benchmarks/bench_sim_sensors.py --benchmark-only
 """
@@ -40,7 +41,21 @@ def busy_scene() -> ActorsTruth:
                        dims[:, 0], dims[:, 1], dims[:, 2], np.full(n, 18.0), np.zeros(n), x, y)
 
 
+def parking_scene() -> ActorsTruth:
+    """10 actors, four of them within ultrasonic reach (ahead, behind, alongside, a pedestrian
+    at the front corner), the rest farther out."""
+    kinds = np.array([0, 0, 0, 2, 1, 0, 3, 0, 4, 0], dtype=np.int8)
+    dims = np.array([KIND_DIMENSIONS_M[ActorKind(k)] for k in kinds])
+    x = np.array([7.5, -4.5, 1.5, 4.5, 30, 40, 25, -20, 15, 60], dtype=float) + EGO.x_m
+    y = np.array([0, 0.2, 2.6, 1.4, 3.5, -3.5, 6, 3.5, -1.5, 0]) + EGO.y_m
+    n = kinds.size
+    yaw = np.zeros(n)
+    return ActorsTruth(tuple(f"p{i}" for i in range(n)), kinds, x, y, yaw, dims[:, 0],
+                       dims[:, 1], dims[:, 2], np.zeros(n), np.zeros(n), x, y)
+
+
 ACTORS = busy_scene()
+NEAR_ACTORS = parking_scene()
 
 
 @pytest.mark.parametrize("camera", [c.name for c in RIG.cameras])
@@ -55,15 +70,19 @@ def test_camera_measure(benchmark: Any, camera: str) -> None:
 def test_radar_measure(benchmark: Any) -> None:
     model = RadarModel(RIG.radar, RadarSettings())
     rng = np.random.default_rng(0)
-    model.measure(EGO, ACTORS, 0, rng)
+    assert model.measure(EGO, ACTORS, 0, rng).count >= 10  # most actors are in view
     benchmark.pedantic(model.measure, args=(EGO, ACTORS, 0, rng), rounds=1000, iterations=1)
 
 
-def test_ultrasonic_measure(benchmark: Any) -> None:
+@pytest.mark.parametrize("scene", ["busy", "parking"])
+def test_ultrasonic_measure(benchmark: Any, scene: str) -> None:
+    actors = ACTORS if scene == "busy" else NEAR_ACTORS
     model = UltrasonicArray(RIG.ultrasonics, UltrasonicSettings())
     rng = np.random.default_rng(0)
-    model.measure(EGO, ACTORS, 0, rng)
-    benchmark.pedantic(model.measure, args=(EGO, ACTORS, 0, rng), rounds=1000, iterations=1)
+    first = model.measure(EGO, actors, 0, rng)
+    if scene == "parking":  # the scene is what it claims: several sensors have an echo
+        assert sum(np.isfinite(r.range_m) for r in first) >= 4
+    benchmark.pedantic(model.measure, args=(EGO, actors, 0, rng), rounds=1000, iterations=1)
 
 
 def test_odometry_measure(benchmark: Any) -> None:

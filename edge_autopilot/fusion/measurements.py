@@ -141,8 +141,13 @@ def radar_batch(scan: RadarScan, calib: RadarCalibration, pose: Pose2D) -> Measu
     for k in range(n_clusters):
         members = np.flatnonzero(labels == k)
         near = members[np.argmin(r[members])]
-        xo, yo = vehicle_to_odom(pose, xv[near:near + 1], yv[near:near + 1])
-        los = az[near] + pose.yaw_rad
+        # the nearest range along the cluster's mean bearing: an object's returns spread
+        # across its face at nearly one range, and picking one of them jitters sideways
+        az_c = float(np.mean(az[members]))
+        px = calib.x_m + r[near] * math.cos(az_c)
+        py = calib.y_m + r[near] * math.sin(az_c)
+        xo, yo = vehicle_to_odom(pose, np.array([px]), np.array([py]))
+        los = az_c + pose.yaw_rad
         ux, uy = math.cos(los), math.sin(los)
         z[k] = (xo[0], yo[0], dop[members].mean() + ux * vrx + uy * vry)
         h[k, 0, 0] = h[k, 1, 1] = 1.0

@@ -1,18 +1,29 @@
-"""Front radar (77 GHz style): detections with range, azimuth, elevation, Doppler and amplitude.
+"""Front radar (77 GHz automotive style): detections with range, azimuth, elevation, Doppler and
+amplitude, in the radar's own frame (x along the boresight, azimuth positive to the left).
 
 Model, per scan:
-- Scattering points on the faces of each actor box that face the radar: one per small object
-  (pedestrian, cyclist, static), more along the visible faces of cars and trucks, so large
-  objects give several returns from their outline (never from their centre).
-- Amplitude from the radar equation: ``rcs_dbsm - 40 log10(range) + K``, the object's RCS split
-  over its points. Detection probability falls off smoothly as the amplitude nears the detection
-  threshold, so weak, far targets are missed more often.
-- Occlusion: a point is hidden when a nearer object covers its azimuth.
-- Doppler is the radial component of the relative velocity (target minus the radar's own
-  velocity, which includes the yaw-rate term at the mount); negative when closing.
-- Noise: range std ``range_noise_std_m + range_noise_per_m * range``, azimuth and Doppler std.
-- Clutter: Poisson false alarms from static roadside scatterers (Doppler of a static point),
-  uniform in azimuth over the field of view, mostly at short range.
+- Scattering points on the outline of each actor box, on the side facing the radar (never its
+  centre). A pedestrian, cyclist or static object gives one point: the nearest point of its
+  outline. A car or truck gives the nearest outline point, the corners of its visible faces
+  (corners are strong reflectors) and points along each visible face every ~2 m, so a truck
+  side-on gives many returns and a car head-on still gives three.
+- Amplitude from the radar equation, ``rcs_dbsm - 40 log10(range) + K``, with the object's RCS
+  split evenly over its points. Detection probability is ``detection_prob`` for a strong target
+  and rolls off as the amplitude nears the detection threshold, so weak and far targets are
+  missed more often.
+- Occlusion: a point is hidden when the ray from the radar to it passes through another
+  object's box first (exact ray/box test), so a partly covered object keeps the returns of its
+  uncovered part.
+- Doppler: the radial component of the relative velocity (target minus the radar's own world
+  velocity, which includes the yaw-rate term at the mount), negative when closing.
+- Noise: range std ``range_noise_std_m + range_noise_per_m * range``, azimuth, Doppler and
+  amplitude std.
+- Clutter: Poisson false alarms (mean ``clutter_rate``), uniform in azimuth over the field of
+  view and in range, with the Doppler of a static roadside scatterer.
+
+Determinism: every random number comes from the ``rng`` passed to ``measure``, drawn in a fixed
+order whose sizes depend only on the scene, so equal inputs and equal rng states give identical
+scans. Speed: two numba kernels (geometry, then noise); the Python side is a handful of calls.
 """
 
 from __future__ import annotations
@@ -27,205 +38,269 @@ from edge_autopilot.sensors.samples import RadarScan
 from edge_autopilot.sim.sensors.settings import RadarSettings
 from edge_autopilot.sim.truth import KIND_RCS_DBSM, ActorKind, ActorsTruth, EgoTruth
 
-# Amplitude offset K: puts a 10 dBsm car at 160 m 6 dB above the threshold, i.e. a car is seen
-# out to the rated range (radar equation slope: 40 dB per decade of range).
+# Amplitude offset K of the radar equation: puts a 10 dBsm car (one point) at 160 m 6 dB above
+# the detection threshold, so a car is seen out to the rated range; the slope is 40 dB per decade
+# of range (two-way spreading, R^-4: Skolnik, "Introduction to Radar Systems", ch. 2).
 THRESHOLD_DB = 0.0
 AMPLITUDE_OFFSET_DB = THRESHOLD_DB + 6.0 - 10.0 + 40.0 * math.log10(160.0)
-# Detection probability rolls off over a few dB around the threshold (Swerling-like fluctuation).
+# Detection probability is a logistic roll-off of a few dB around the threshold, standing in for
+# the target fluctuation (Swerling) that makes marginal targets come and go.
 DETECTION_ROLLOFF_DB = 2.0
+# Spread of the reported amplitude about the radar equation (estimation noise of the peak).
+AMPLITUDE_NOISE_STD_DB = 1.0
+# Closer than this the radar's receiver is blanked (transmit leakage); nothing is reported.
 MIN_RANGE_M = 0.5
-# Spacing of scattering points along a visible face of a car or truck.
+# Scattering points along a visible face of a car or truck: about one per POINT_SPACING_M.
 POINT_SPACING_M = 2.0
-MAX_POINTS_PER_FACE = 4
-CLUTTER_AMPLITUDE_DB = (THRESHOLD_DB, THRESHOLD_DB + 12.0)
-_SMALL_KINDS = (ActorKind.PEDESTRIAN, ActorKind.CYCLIST, ActorKind.STATIC)
-_RCS_TABLE = np.array([KIND_RCS_DBSM[ActorKind(k)] for k in range(len(ActorKind))])
+MAX_SEGMENTS_PER_FACE = 8
+# The nearest outline point is dropped when a corner/face point already sits this close.
+SAME_POINT_M = 0.5
+# A point is only hidden by a box the ray enters at least this much nearer (boxes that touch
+# must not hide each other's facing points).
+OCCLUSION_MARGIN_M = 0.1
+# Clutter amplitude: false alarms are threshold crossings of noise and weak roadside scatterers.
+CLUTTER_AMPLITUDE_SPAN_DB = 12.0
+# A box seen from outside shows at most two faces and three corners, plus the nearest point.
+MAX_POINTS_PER_ACTOR = 1 + 3 + 2 * (MAX_SEGMENTS_PER_FACE - 1)
+
+_SINGLE_POINT_KINDS = (ActorKind.PEDESTRIAN, ActorKind.CYCLIST, ActorKind.STATIC)
+_RCS_DBSM_BY_KIND = np.array([KIND_RCS_DBSM[ActorKind(k)] for k in range(len(ActorKind))])
+_SINGLE_POINT_BY_KIND = np.array([ActorKind(k) in _SINGLE_POINT_KINDS
+                                  for k in range(len(ActorKind))])
+
+# rows of the geometry kernel's output
+_R, _AZ, _EL, _DOP, _AMP, _VISIBLE = range(6)
+
+
+def radar_world_state(ego: EgoTruth, calib: RadarCalibration
+                      ) -> tuple[float, float, float, float, float]:
+    """World position (x, y), boresight yaw and world velocity (vx, vy) of the radar.
+
+    The ego's speed is along its heading at the rear axle (the vehicle frame origin); the mount
+    adds ``omega x r_mount``.
+    """
+    c, s = math.cos(ego.yaw_rad), math.sin(ego.yaw_rad)
+    arm_x = c * calib.x_m - s * calib.y_m
+    arm_y = s * calib.x_m + c * calib.y_m
+    vx = ego.speed_mps * c - ego.yaw_rate_rps * arm_y
+    vy = ego.speed_mps * s + ego.yaw_rate_rps * arm_x
+    return ego.x_m + arm_x, ego.y_m + arm_y, ego.yaw_rad + calib.yaw_rad, vx, vy
 
 
 @nb.njit(cache=True)
-def _scatter_points(
-    cx: np.ndarray, cy: np.ndarray, yaw: np.ndarray, length: np.ndarray, width: np.ndarray,
-    small: np.ndarray, out_x: np.ndarray, out_y: np.ndarray, out_owner: np.ndarray,
-) -> int:
-    """Scattering points of each box as seen from the origin (radar frame); returns the count.
-
-    Points sit on faces whose outward normal points toward the radar; a small object gives the
-    single nearest point of its outline.
-    """
-    m = 0
-    for i in range(cx.shape[0]):
-        c, s = math.cos(yaw[i]), math.sin(yaw[i])
-        hl, hw = 0.5 * length[i], 0.5 * width[i]
-        if small[i]:
-            # nearest point of the box to the radar: clamp the radar into box coordinates
-            lx = -(c * cx[i] + s * cy[i])
-            ly = -(-s * cx[i] + c * cy[i])
-            lx = min(max(lx, -hl), hl)
-            ly = min(max(ly, -hw), hw)
-            out_x[m] = cx[i] + c * lx - s * ly
-            out_y[m] = cy[i] + s * lx + c * ly
-            out_owner[m] = i
-            m += 1
+def _ray_box_entry_m(ux: float, uy: float, cx: float, cy: float, bc: float, bs: float,
+                     hl: float, hw: float) -> float:
+    """Range at which the ray from the origin along unit (ux, uy) enters the box; inf if it
+    misses or starts inside. Slab test in the box frame (centre cx, cy; axes cos/sin bc, bs)."""
+    ox, oy = -(bc * cx + bs * cy), -(-bs * cx + bc * cy)
+    dx, dy = bc * ux + bs * uy, -bs * ux + bc * uy
+    t_in, t_out = -np.inf, np.inf
+    for o, d, h in ((ox, dx, hl), (oy, dy, hw)):
+        if abs(d) < 1e-12:
+            if abs(o) > h:
+                return np.inf
             continue
-        # four faces: (normal in box frame, half extent along the face, face length)
-        for f in range(4):
-            if f == 0:
-                nx, ny, ext, off = 1.0, 0.0, hw, hl
-            elif f == 1:
-                nx, ny, ext, off = -1.0, 0.0, hw, hl
-            elif f == 2:
-                nx, ny, ext, off = 0.0, 1.0, hl, hw
-            else:
-                nx, ny, ext, off = 0.0, -1.0, hl, hw
-            wnx, wny = c * nx - s * ny, s * nx + c * ny
-            fcx, fcy = cx[i] + wnx * off, cy[i] + wny * off
-            if wnx * fcx + wny * fcy >= 0.0:
-                continue  # faces away from the radar
-            count = min(max(int(round(2.0 * ext / POINT_SPACING_M)), 1), MAX_POINTS_PER_FACE)
-            tx, ty = -wny, wnx  # along the face
-            for k in range(count):
-                u = (-1.0 + (2.0 * k + 1.0) / count) * ext
-                out_x[m] = fcx + tx * u
-                out_y[m] = fcy + ty * u
-                out_owner[m] = i
-                m += 1
+        t1, t2 = (-h - o) / d, (h - o) / d
+        t_in = max(t_in, min(t1, t2))
+        t_out = min(t_out, max(t1, t2))
+    if t_in > t_out or t_in <= 0.0:
+        return np.inf
+    return t_in
+
+
+@nb.njit(cache=True)
+def _outline_points(ox: float, oy: float, hl: float, hw: float, single: bool,
+                    out_lx: np.ndarray, out_ly: np.ndarray) -> int:
+    """Scattering points in the box frame for a radar at (ox, oy) in that frame; the count.
+
+    Edge e runs from corner e to corner e + 1 (corners counter-clockwise from front-left, as in
+    ``truth.box_corners``): left, rear, right, front.
+    """
+    if abs(ox) <= hl and abs(oy) <= hw:
+        return 0  # the radar is inside the box (a crash): no face points toward it
+    # nearest outline point: the radar clamped into the box
+    nx, ny = min(max(ox, -hl), hl), min(max(oy, -hw), hw)
+    out_lx[0], out_ly[0] = nx, ny
+    if single:
+        return 1
+    corner_x = (hl, -hl, -hl, hl)
+    corner_y = (hw, hw, -hw, -hw)
+    visible = (oy > hw, ox < -hl, oy < -hw, ox > hl)
+    m = 1
+    keep_nearest = True
+    for k in range(4):
+        # a corner is seen when either of its two faces is
+        if not (visible[k] or visible[(k + 3) % 4]):
+            continue
+        px, py = corner_x[k], corner_y[k]
+        if math.hypot(px - nx, py - ny) < SAME_POINT_M:
+            keep_nearest = False
+        out_lx[m], out_ly[m] = px, py
+        m += 1
+    for e in range(4):
+        if not visible[e]:
+            continue
+        x0, y0 = corner_x[e], corner_y[e]
+        x1, y1 = corner_x[(e + 1) % 4], corner_y[(e + 1) % 4]
+        length = math.hypot(x1 - x0, y1 - y0)
+        segments = min(max(round(length / POINT_SPACING_M), 1), MAX_SEGMENTS_PER_FACE)
+        for j in range(1, segments):
+            t = j / segments
+            px, py = x0 + t * (x1 - x0), y0 + t * (y1 - y0)
+            if math.hypot(px - nx, py - ny) < SAME_POINT_M:
+                keep_nearest = False
+            out_lx[m], out_ly[m] = px, py
+            m += 1
+    if not keep_nearest:  # drop the duplicate: move the last point into slot 0
+        m -= 1
+        out_lx[0], out_ly[0] = out_lx[m], out_ly[m]
     return m
 
 
 @nb.njit(cache=True)
-def _returns(
-    cx: np.ndarray, cy: np.ndarray, yaw: np.ndarray, length: np.ndarray, width: np.ndarray,
-    height: np.ndarray, rcs_dbsm: np.ndarray, small: np.ndarray, rvx: np.ndarray,
-    rvy: np.ndarray, mount_z: float, half_fov: float, max_range: float,
-    r: np.ndarray, az: np.ndarray, el: np.ndarray, dop: np.ndarray, amp: np.ndarray,
-    visible: np.ndarray,
-) -> int:
-    """Noise-free returns of all candidate objects in the radar frame; returns the count.
-
-    ``rvx``/``rvy`` are each object's velocity relative to the radar, in radar axes.
-    """
-    n = cx.shape[0]
-    cap = r.shape[0]
-    px = np.empty(cap)
-    py = np.empty(cap)
-    owner = np.empty(cap, dtype=np.int64)
-    m = _scatter_points(cx, cy, yaw, length, width, small, px, py, owner)
-    # each object's azimuth extent (corners) and nearest range, for occlusion
-    az_lo = np.full(n, np.inf)
-    az_hi = np.full(n, -np.inf)
-    r_near = np.full(n, np.inf)
+def _true_returns(
+    radar_x: float, radar_y: float, radar_yaw: float, radar_vx: float, radar_vy: float,
+    mount_z: float, ax: np.ndarray, ay: np.ndarray, ayaw: np.ndarray, alength: np.ndarray,
+    awidth: np.ndarray, aheight: np.ndarray, avx: np.ndarray, avy: np.ndarray,
+    kind: np.ndarray, rcs_by_kind: np.ndarray, single_by_kind: np.ndarray, half_fov: float,
+    max_range: float,
+) -> tuple[np.ndarray, int]:
+    """Noise-free returns of every scattering point, (6, capacity) rows r, az, el, doppler,
+    amplitude, visible (1.0 / 0.0); and the number of points m."""
+    c, s = math.cos(radar_yaw), math.sin(radar_yaw)
+    n = ax.shape[0]
+    # candidates: boxes that may reach into range in front of the radar, in the radar frame
+    cand = np.empty(n, dtype=np.int64)
+    cx = np.empty(n)
+    cy = np.empty(n)
+    bc = np.empty(n)
+    bs = np.empty(n)
+    n_cand = 0
     for i in range(n):
-        c, s = math.cos(yaw[i]), math.sin(yaw[i])
-        for k in range(4):
-            lx = 0.5 * length[i] * (1.0 if k in (0, 3) else -1.0)
-            ly = 0.5 * width[i] * (1.0 if k in (0, 1) else -1.0)
-            x = cx[i] + c * lx - s * ly
-            y = cy[i] + s * lx + c * ly
-            a = math.atan2(y, x)
-            az_lo[i] = min(az_lo[i], a)
-            az_hi[i] = max(az_hi[i], a)
-            r_near[i] = min(r_near[i], math.hypot(x, y))
-    points = np.zeros(n, dtype=np.int64)
+        dx, dy = ax[i] - radar_x, ay[i] - radar_y
+        x, y = c * dx + s * dy, -s * dx + c * dy
+        half_diag = 0.5 * math.hypot(alength[i], awidth[i])
+        if x + half_diag < 0.0 or math.hypot(x, y) - half_diag > max_range:
+            continue
+        cand[n_cand] = i
+        cx[n_cand], cy[n_cand] = x, y
+        bc[n_cand], bs[n_cand] = math.cos(ayaw[i] - radar_yaw), math.sin(ayaw[i] - radar_yaw)
+        n_cand += 1
+
+    pts = np.zeros((6, max(n_cand * MAX_POINTS_PER_ACTOR, 1)))
+    lx = np.empty(MAX_POINTS_PER_ACTOR)
+    ly = np.empty(MAX_POINTS_PER_ACTOR)
+    m = 0
+    for j in range(n_cand):
+        i = cand[j]
+        hl, hw = 0.5 * alength[i], 0.5 * awidth[i]
+        # the radar (origin) in the box frame
+        ox, oy = -(bc[j] * cx[j] + bs[j] * cy[j]), -(-bs[j] * cx[j] + bc[j] * cy[j])
+        k_pts = _outline_points(ox, oy, hl, hw, single_by_kind[kind[i]], lx, ly)
+        if k_pts == 0:
+            continue
+        # relative velocity (target minus radar) in radar axes
+        wvx, wvy = avx[i] - radar_vx, avy[i] - radar_vy
+        rvx, rvy = c * wvx + s * wvy, -s * wvx + c * wvy
+        # the object's RCS shared by its points
+        amp0 = rcs_by_kind[kind[i]] - 10.0 * math.log10(k_pts) + AMPLITUDE_OFFSET_DB
+        for q in range(k_pts):
+            x = cx[j] + bc[j] * lx[q] - bs[j] * ly[q]
+            y = cy[j] + bs[j] * lx[q] + bc[j] * ly[q]
+            r = math.hypot(x, y)
+            az = math.atan2(y, x)
+            visible = MIN_RANGE_M <= r <= max_range and abs(az) <= half_fov
+            if visible:
+                ux, uy = x / r, y / r
+                for o in range(n_cand):
+                    if o != j and _ray_box_entry_m(
+                        ux, uy, cx[o], cy[o], bc[o], bs[o], 0.5 * alength[cand[o]],
+                        0.5 * awidth[cand[o]],
+                    ) < r - OCCLUSION_MARGIN_M:
+                        visible = False
+                        break
+            pts[_R, m] = r
+            pts[_AZ, m] = az
+            # the return from the object's mid-height, seen from the mount height
+            pts[_EL, m] = math.atan2(0.5 * aheight[i] - mount_z, r)
+            pts[_DOP, m] = (rvx * x + rvy * y) / max(r, 1e-9)
+            pts[_AMP, m] = amp0 - 40.0 * math.log10(max(r, MIN_RANGE_M))
+            pts[_VISIBLE, m] = 1.0 if visible else 0.0
+            m += 1
+    return pts, m
+
+
+@nb.njit(cache=True)
+def _noisy_scan(
+    pts: np.ndarray, m: int, uniform: np.ndarray, normal: np.ndarray, n_clutter: int,
+    self_vx: float, self_vy: float, range_std_m: float, range_std_per_m: float,
+    az_std_rad: float, doppler_std_mps: float, detection_prob: float, half_fov: float,
+    max_range: float,
+) -> np.ndarray:
+    """Detected returns with noise, then clutter: (5, k) float32 rows r, az, el, doppler, amp.
+
+    ``uniform`` holds m + 3 n_clutter draws, ``normal`` 4 m + n_clutter; every point consumes
+    its draws whether detected or not, so the stream's use depends only on the scene.
+    ``self_vx``/``self_vy`` is the radar's own velocity in radar axes.
+    """
+    out = np.empty((5, m + n_clutter), dtype=np.float32)
+    k = 0
     for q in range(m):
-        points[owner[q]] += 1
-        r[q] = math.hypot(px[q], py[q])
-        az[q] = math.atan2(py[q], px[q])
-        r_near[owner[q]] = min(r_near[owner[q]], r[q])
-    for q in range(m):
-        i = owner[q]
-        rq = max(r[q], 1e-6)
-        hidden = False
-        for j in range(n):
-            if j != i and az_lo[j] <= az[q] <= az_hi[j] and r_near[j] < r[q] - 0.5:
-                hidden = True
-                break
-        visible[q] = (not hidden and abs(az[q]) <= half_fov and r[q] >= MIN_RANGE_M
-                      and r[q] <= max_range)
-        # the object's RCS split over its points; radar equation
-        amp[q] = (rcs_dbsm[i] - 10.0 * math.log10(points[i])
-                  - 40.0 * math.log10(max(r[q], MIN_RANGE_M)) + AMPLITUDE_OFFSET_DB)
-        dop[q] = (rvx[i] * px[q] + rvy[i] * py[q]) / rq
-        el[q] = math.atan2(0.5 * height[i] - mount_z, rq)
-    return m
+        if pts[_VISIBLE, q] == 0.0:
+            continue
+        amp = pts[_AMP, q]
+        p_det = detection_prob / (1.0 + math.exp(-(amp - THRESHOLD_DB) / DETECTION_ROLLOFF_DB))
+        if uniform[q] >= p_det:
+            continue
+        r_true = pts[_R, q]
+        r = r_true + (range_std_m + range_std_per_m * r_true) * normal[4 * q]
+        az = pts[_AZ, q] + az_std_rad * normal[4 * q + 1]
+        # the radar reports only what its own range/angle gates hold
+        if r < MIN_RANGE_M or r > max_range or abs(az) > half_fov:
+            continue
+        out[0, k] = r
+        out[1, k] = az
+        out[2, k] = pts[_EL, q]
+        out[3, k] = pts[_DOP, q] + doppler_std_mps * normal[4 * q + 2]
+        out[4, k] = amp + AMPLITUDE_NOISE_STD_DB * normal[4 * q + 3]
+        k += 1
+    for q in range(n_clutter):
+        az = (2.0 * uniform[m + 3 * q] - 1.0) * half_fov
+        out[0, k] = MIN_RANGE_M + (max_range - MIN_RANGE_M) * uniform[m + 3 * q + 1]
+        out[1, k] = az
+        out[2, k] = 0.0
+        # a point fixed in the world closes at the radar's own speed along the line of sight
+        out[3, k] = (-(self_vx * math.cos(az) + self_vy * math.sin(az))
+                     + doppler_std_mps * normal[4 * m + q])
+        out[4, k] = THRESHOLD_DB + CLUTTER_AMPLITUDE_SPAN_DB * uniform[m + 3 * q + 2]
+        k += 1
+    return out[:, :k]
 
 
 class RadarModel:
     def __init__(self, calib: RadarCalibration, settings: RadarSettings) -> None:
         self.calib = calib
         self.settings = settings
-        self._half_fov = 0.5 * math.radians(settings.fov_deg)
-        self._small = np.array([ActorKind(k) in _SMALL_KINDS for k in range(len(ActorKind))])
-
-    def _radar_pose(self, ego: EgoTruth) -> tuple[float, float, float, float, float]:
-        """World position, yaw and world velocity of the radar."""
-        c, s = math.cos(ego.yaw_rad), math.sin(ego.yaw_rad)
-        mx, my = self.calib.x_m, self.calib.y_m
-        x = ego.x_m + c * mx - s * my
-        y = ego.y_m + s * mx + c * my
-        # v = v_ego * heading + omega x r_mount (r_mount in world)
-        rx, ry = c * mx - s * my, s * mx + c * my
-        vx = ego.speed_mps * c - ego.yaw_rate_rps * ry
-        vy = ego.speed_mps * s + ego.yaw_rate_rps * rx
-        return x, y, ego.yaw_rad + self.calib.yaw_rad, vx, vy
+        self._half_fov_rad = 0.5 * math.radians(settings.fov_deg)
+        self._az_std_rad = math.radians(settings.azimuth_noise_std_deg)
 
     def measure(self, ego: EgoTruth, actors: ActorsTruth, stamp_ns: int,
                 rng: np.random.Generator) -> RadarScan:
         st = self.settings
-        px, py, pyaw, pvx, pvy = self._radar_pose(ego)
-        c, s = math.cos(pyaw), math.sin(pyaw)
-        # candidate objects, into the radar frame
-        dx, dy = actors.x_m - px, actors.y_m - py
-        cx, cy = c * dx + s * dy, -s * dx + c * dy
-        reach = st.max_range_m + 0.5 * np.hypot(actors.length_m, actors.width_m)
-        idx = np.flatnonzero((cx > -0.5 * actors.length_m) & (np.hypot(cx, cy) < reach))
-        n_obj = idx.shape[0]
-        cap = max(1, n_obj * 4 * MAX_POINTS_PER_FACE)
-        r, az, el, dop, amp = (np.empty(cap) for _ in range(5))
-        visible = np.empty(cap, dtype=np.bool_)
-        m = 0
-        if n_obj:
-            wvx, wvy = actors.vx_mps[idx] - pvx, actors.vy_mps[idx] - pvy
-            kinds = actors.kind[idx]
-            m = _returns(cx[idx], cy[idx], actors.yaw_rad[idx] - pyaw, actors.length_m[idx],
-                         actors.width_m[idx], actors.height_m[idx], _RCS_TABLE[kinds],
-                         self._small[kinds], c * wvx + s * wvy, -s * wvx + c * wvy,
-                         self.calib.z_m, self._half_fov, st.max_range_m, r, az, el, dop, amp,
-                         visible)
-        r, az, el, dop, amp, visible = r[:m], az[:m], el[:m], dop[:m], amp[:m], visible[:m]
-        # the random draws have fixed sizes per point, so the stream stays aligned
-        u_detect = rng.random(m)
-        noise = rng.standard_normal((4, m))
-        n_clutter = int(rng.poisson(st.clutter_rate)) if st.clutter_rate > 0 else 0
-        clutter_u = rng.random((2, n_clutter))
-        c_noise = rng.standard_normal((3, n_clutter))
-
-        p_det = st.detection_prob / (1.0 + np.exp(-(amp - THRESHOLD_DB) / DETECTION_ROLLOFF_DB))
-        keep = visible & (u_detect < p_det)
-        # clutter from static roadside scatterers: the Doppler of a point fixed in the world
-        c_r = MIN_RANGE_M + (0.5 * st.max_range_m - MIN_RANGE_M) * clutter_u[0]
-        c_az = (rng.random(n_clutter) * 2.0 - 1.0) * self._half_fov
-        c_dop = -(pvx * np.cos(c_az + pyaw) + pvy * np.sin(c_az + pyaw))
-        c_amp = CLUTTER_AMPLITUDE_DB[0] + (CLUTTER_AMPLITUDE_DB[1] - CLUTTER_AMPLITUDE_DB[0]) \
-            * clutter_u[1]
-        az_std = math.radians(st.azimuth_noise_std_deg)
-        all_r = np.concatenate((
-            r[keep] + (st.range_noise_std_m + st.range_noise_per_m * r[keep]) * noise[0, keep],
-            c_r + (st.range_noise_std_m + st.range_noise_per_m * c_r) * c_noise[0]))
-        all_az = np.concatenate((az[keep] + az_std * noise[1, keep],
-                                 c_az + az_std * c_noise[1]))
-        all_dop = np.concatenate((dop[keep] + st.doppler_noise_std_mps * noise[2, keep],
-                                  c_dop + st.doppler_noise_std_mps * c_noise[2]))
-        all_amp = np.concatenate((amp[keep] + noise[3, keep], c_amp))
-        all_el = np.concatenate((el[keep], np.zeros(n_clutter)))
-        inside = (all_r >= MIN_RANGE_M) & (all_r <= st.max_range_m) & \
-            (np.abs(all_az) <= self._half_fov)
-        f32 = np.float32
-        return RadarScan(
-            sensor_id=self.calib.name,
-            stamp_ns=stamp_ns,
-            range_m=all_r[inside].astype(f32),
-            azimuth_rad=all_az[inside].astype(f32),
-            elevation_rad=all_el[inside].astype(f32),
-            doppler_mps=all_dop[inside].astype(f32),
-            amplitude_db=all_amp[inside].astype(f32),
+        x, y, yaw, vx, vy = radar_world_state(ego, self.calib)
+        pts, m = _true_returns(
+            x, y, yaw, vx, vy, self.calib.z_m, actors.x_m, actors.y_m, actors.yaw_rad,
+            actors.length_m, actors.width_m, actors.height_m, actors.vx_mps, actors.vy_mps,
+            actors.kind, _RCS_DBSM_BY_KIND, _SINGLE_POINT_BY_KIND, self._half_fov_rad,
+            st.max_range_m,
         )
+        n_clutter = int(rng.poisson(st.clutter_rate)) if st.clutter_rate > 0.0 else 0
+        uniform = rng.random(m + 3 * n_clutter)
+        normal = rng.standard_normal(4 * m + n_clutter)
+        c, s = math.cos(yaw), math.sin(yaw)
+        out = _noisy_scan(
+            pts, m, uniform, normal, n_clutter, c * vx + s * vy, -s * vx + c * vy,
+            st.range_noise_std_m, st.range_noise_per_m, self._az_std_rad,
+            st.doppler_noise_std_mps, st.detection_prob, self._half_fov_rad, st.max_range_m,
+        )
+        return RadarScan(self.calib.name, stamp_ns, out[0], out[1], out[2], out[3], out[4])
