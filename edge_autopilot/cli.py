@@ -92,6 +92,7 @@ def _load_all(paths: Sequence[str]) -> list[tuple[Path, Scenario]]:
 def cmd_run(args: argparse.Namespace) -> int:
     from edge_autopilot.sim.runner import (
         DRIVERS,
+        REALTIME_DRIVERS,
         ScenarioResult,
         default_models_dir,
         run_scenario,
@@ -109,9 +110,27 @@ def cmd_run(args: argparse.Namespace) -> int:
     models_dir = Path(args.models) if args.models else default_models_dir()
     if args.models and not models_dir.is_dir():
         raise EdgeAutopilotError(f"{models_dir}: no such models directory (--models)")
-    make_driver = DRIVERS[args.driver]
-    make_driver(models_dir)  # fail before the first scenario if the driver cannot start
+    if args.realtime and args.driver not in REALTIME_DRIVERS:
+        raise EdgeAutopilotError(
+            f"--realtime needs a driver that runs through the loop executive "
+            f"({', '.join(REALTIME_DRIVERS)}); {args.driver!r} does not")
+    if args.compare is not None and args.compare not in DRIVERS:
+        raise EdgeAutopilotError(
+            f"unknown driver {args.compare!r} for --compare; choose one of: "
+            f"{', '.join(sorted(DRIVERS))}")
+
+    def make_driver(models_dir: Path, name: str = args.driver) -> Any:
+        return DRIVERS[name](models_dir, args.realtime and name == args.driver)
+
+    # fail before the first scenario if a driver cannot start
+    probe = make_driver(models_dir)
+    for problem in getattr(getattr(probe, "models", None), "errors", []):
+        err.print(f"[yellow]model not loaded, the stack drives on its fallback:[/yellow] "
+                  f"{escape(problem)}")
+    if args.compare is not None:
+        make_driver(models_dir, args.compare)
     results: list[ScenarioResult] = []
+    baseline: list[ScenarioResult] = []
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -125,6 +144,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         for _, scenario in scenarios:
             progress.update(task, description=f"running {scenario.name}")
             results.append(run_scenario(scenario, make_driver(models_dir), seed=args.seed))
+            if args.compare is not None:
+                baseline.append(run_scenario(scenario, make_driver(models_dir, args.compare),
+                                             seed=args.seed))
             progress.advance(task)
             if not err.is_terminal and not args.quiet:
                 r = results[-1]
@@ -132,6 +154,9 @@ def cmd_run(args: argparse.Namespace) -> int:
                           markup=False)
 
     _print_table(results)
+    comparison = _comparison(results, baseline) if baseline else None
+    if comparison is not None:
+        _print_comparison(comparison, args.driver, args.compare)
     summary: dict[str, Any] = {
         "passed": sum(r.passed for r in results),
         "failed": sum(not r.passed for r in results),
@@ -147,8 +172,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         summary["fallback_cycles"] = sum(r.fallback_cycles or 0 for r in timed)
         summary["cycle_ms"] = cycle_summary_ms(np.concatenate([r.cycle_ns for r in timed]))
     if args.json is not None:
-        write_json_atomic(Path(args.json),
-                          {"scenarios": [r.to_json() for r in results], "summary": summary})
+        payload: dict[str, Any] = {"scenarios": [r.to_json() for r in results],
+                                   "summary": summary}
+        if comparison is not None:
+            payload["comparison"] = {"driver": args.driver, "baseline": args.compare,
+                                     "scenarios": comparison}
+        write_json_atomic(Path(args.json), payload)
         out.print(f"wrote {escape(str(args.json))}")
     if args.report is not None:
         from edge_autopilot.sim.report import write_report
@@ -166,6 +195,37 @@ def cmd_run(args: argparse.Namespace) -> int:
     out.print(f"{summary['passed']}/{len(results)} passed, {summary['collisions']} collisions"
               f"{loop}: {verdict}")
     return EXIT_OK if not summary["failed"] else EXIT_FAILED
+
+
+COMPARED = ("collision", "min_ttc_s", "progress_m", "max_jerk_mps3", "max_decel_mps2")
+
+
+def _comparison(results: list[Any], baseline: list[Any]) -> list[dict[str, Any]]:
+    """Per scenario, the driver's and the baseline's figures side by side."""
+    rows = []
+    for r, b in zip(results, baseline, strict=True):
+        rj, bj = r.to_json(), b.to_json()
+        rows.append({"name": r.name, "passed": [r.passed, b.passed],
+                     **{k: [rj[k], bj[k]] for k in COMPARED}})
+    return rows
+
+
+def _print_comparison(rows: list[dict[str, Any]], driver: str, baseline: str) -> None:
+    table = Table(title=f"{driver} vs {baseline} (each cell: {driver} / {baseline})")
+    table.add_column("scenario")
+    for col in ("passed", "collision", "min TTC s", "progress m", "max jerk m/s³",
+                "max decel m/s²"):
+        table.add_column(col, justify="right")
+
+    def pair(v: list[Any], digits: int = 2) -> str:
+        return " / ".join(("yes" if x else "no") if isinstance(x, bool) else
+                          _fmt(x, digits) for x in v)
+
+    for row in rows:
+        table.add_row(row["name"], pair(row["passed"]), pair(row["collision"]),
+                      pair(row["min_ttc_s"]), pair(row["progress_m"], 1),
+                      pair(row["max_jerk_mps3"], 1), pair(row["max_decel_mps2"]))
+    out.print(table)
 
 
 def _print_table(results: list[Any]) -> None:
@@ -191,6 +251,60 @@ def _print_table(results: list[Any]) -> None:
             f"{_fmt(r.sim_step_ms['p50'], 3)}/{_fmt(r.sim_step_ms['p99'], 3)}",
         )
     out.print(table)
+
+
+# --- bench -------------------------------------------------------------------------------
+def cmd_bench(args: argparse.Namespace) -> int:
+    from edge_autopilot.sim.bench import gate_breaches, load_gate, run_bench
+    from edge_autopilot.sim.runner import default_models_dir
+
+    if args.json is not None and Path(args.json).is_dir():
+        raise EdgeAutopilotError(f"{args.json}: is a directory; --json needs a file path")
+    gate = load_gate(Path(args.gate)) if args.gate else None  # a bad gate fails before the run
+    models_dir = Path(args.models) if args.models else default_models_dir()
+    if args.models and not models_dir.is_dir():
+        raise EdgeAutopilotError(f"{models_dir}: no such models directory (--models)")
+
+    def progress(done: int, total: int) -> None:
+        if not args.quiet and done % 5000 == 0:
+            err.print(f"  {done}/{total} cycles", markup=False)
+
+    result = run_bench(args.cycles, args.actors, models_dir, progress)
+    js = result.to_json()
+    for problem in result.model_errors:
+        err.print(f"[yellow]model not loaded:[/yellow] {escape(problem)}")
+    table = Table(title=f"bench: {result.cycles} cycles, {result.actors} actors, lockstep")
+    for col in ("", "p50 ms", "p99 ms", "p99.9/max ms", "runs"):
+        table.add_column(col, justify="left" if not col else "right")
+    cyc = js["cycle_ms"]
+    table.add_row("cycle (end to end)", _fmt(cyc["p50"], 3), _fmt(cyc["p99"], 3),
+                  f"{_fmt(cyc['p999'], 3)} / {_fmt(cyc['max'], 3)}", str(result.cycles))
+    for name, st in js["stages_ms"].items():
+        table.add_row(f"  {name}", _fmt(st["p50"], 3), _fmt(st["p99"], 3),
+                      f"- / {_fmt(st['max'], 3)}", str(st["runs"]))
+    for name, ms in js["inference_ms_p50"].items():
+        table.add_row(f"  {name}.onnx inference", _fmt(ms, 3), "", "",
+                      str(result.inference_ns[name].size))
+    out.print(table)
+    out.print(f"deadline misses {result.deadline_misses}, fallback cycles "
+              f"{result.fallback_cycles}, stage errors {result.stage_errors}; cycles running "
+              f"every network: p50 {_fmt(js['full_cycle_ms_p50'], 3)} ms vs the networks' own "
+              f"{_fmt(js['inference_ms_sum_p50'], 3)} ms: overhead ratio "
+              f"{_fmt(js['overhead_ratio'], 2)}; wall {result.wall_s:.1f} s")
+    code = EXIT_OK
+    if gate is not None:
+        breaches = gate_breaches(result, gate)
+        js["gate"] = {"file": str(args.gate), "passed": not breaches, "breaches": breaches}
+        if breaches:
+            for b in breaches:
+                out.print(f"[red]gate breached:[/red] {escape(b)}")
+            code = EXIT_FAILED
+        else:
+            out.print(f"[green]gate passed[/green] ({escape(str(args.gate))})")
+    if args.json is not None:
+        write_json_atomic(Path(args.json), js)
+        out.print(f"wrote {escape(str(args.json))}")
+    return code
 
 
 # --- train -------------------------------------------------------------------------------
@@ -261,8 +375,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("paths", nargs="*", metavar="PATH",
                      help="scenario files, directories, or built-in names")
     run.add_argument("--driver", default="expert",
-                     help="who drives: expert (default); stack (sensor samples only, through "
-                     "fusion and the networks); imitation (the networks fed from ground truth)")
+                     help="who drives: expert (default: the rule-based planner on ground truth); "
+                     "stack (sensor samples only, through perception, fusion and the networks "
+                     "in the 10 ms loop); imitation (the networks fed from ground truth)")
+    run.add_argument("--compare", metavar="DRIVER",
+                     help="also run DRIVER (e.g. expert) on each scenario and show both side "
+                     "by side")
+    run.add_argument("--realtime", action="store_true",
+                     help="run the loop on the wall clock at 100 Hz instead of in lockstep")
     run.add_argument("--models", metavar="DIR",
                      help="model set to load (default: the installed models/)")
     run.add_argument("--seed", type=int, default=None,
@@ -271,6 +391,21 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--report", metavar="DIR", help="write plots and index.html")
     run.add_argument("--quiet", action="store_true", help="no progress output")
     run.set_defaults(func=cmd_run)
+
+    bench = sub.add_parser(
+        "bench", help="time the full stack cycle by cycle on a busy road (the CI deadline gate)")
+    bench.add_argument("--cycles", type=int, default=20000,
+                       help="cycles to run (default 20000, i.e. 200 s of driving)")
+    bench.add_argument("--actors", type=int, default=16,
+                       help="traffic around the ego (default 16)")
+    bench.add_argument("--models", metavar="DIR",
+                       help="model set to load (default: the installed models/)")
+    bench.add_argument("--json", metavar="FILE", help="write the figures as JSON")
+    bench.add_argument("--gate", metavar="FILE",
+                       help="YAML thresholds; exit 1 when one is broken "
+                       "(e.g. benchmarks/deadline_gate.yaml)")
+    bench.add_argument("--quiet", action="store_true", help="no progress output")
+    bench.set_defaults(func=cmd_bench)
 
     train = sub.add_parser(
         "train", help="train the planning and control networks from the expert (extra: train)")

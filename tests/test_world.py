@@ -35,7 +35,7 @@ def kind_of(sample: object) -> str:
     if isinstance(sample, CameraFrame):
         return f"camera/{sample.sensor_id}"
     if isinstance(sample, RadarScan):
-        return "radar"
+        return f"radar/{sample.sensor_id}"
     if isinstance(sample, UltrasonicRange):
         return "ultrasonic"
     assert isinstance(sample, Odometry)
@@ -49,7 +49,8 @@ def test_each_sensor_at_its_rate_after_its_latency() -> None:
     # 2 s of captures at t = 0 .. 2 s, minus those still in flight at the end
     assert 58 <= counts["camera/front"] <= 61
     assert counts["camera/front"] == counts["camera/front_left"] == counts["camera/front_right"]
-    assert 39 <= counts["radar"] <= 41
+    assert 39 <= counts["radar/front"] <= 41
+    assert counts["radar/front"] == counts["radar/rear_left"] == counts["radar/rear_right"]
     assert 39 * 12 <= counts["ultrasonic"] <= 41 * 12
     assert 199 <= counts["odometry"] <= 201
     latency_ms = {"camera": 35, "radar": 50, "ultrasonic": 20, "odometry": 5}
@@ -68,7 +69,7 @@ def test_dropouts_remove_samples() -> None:
     got = collect(world, 3.0)
     counts = Counter(kind_of(s) for _, s in got)
     assert counts["camera/front"] == 0
-    assert 15 <= counts["radar"] <= 45  # ~30 of ~60
+    assert 15 <= counts["radar/front"] <= 45  # ~30 of ~60
     assert counts["odometry"] >= 299
 
 

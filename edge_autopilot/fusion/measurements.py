@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Protocol
 
 import numba as nb
 import numpy as np
@@ -25,6 +26,11 @@ RADAR_RANGE_STD_PER_M = 0.004
 RADAR_AZIMUTH_STD_RAD = math.radians(0.6)
 RADAR_DOPPLER_STD_MPS = 0.3
 ULTRASONIC_RANGE_STD_M = 0.1
+# A monocular camera measures bearing well and range poorly (range from apparent size and the
+# ground contact row): a floor plus a share of the range along the line of sight.
+CAMERA_RANGE_STD_M = 0.8
+CAMERA_RANGE_STD_FRACTION = 0.08
+CAMERA_BEARING_STD_RAD = math.radians(1.0)
 
 
 @dataclass(slots=True)
@@ -36,6 +42,9 @@ class MeasurementBatch:
     z: np.ndarray
     h: np.ndarray
     r: np.ndarray
+    # False: the measurements only update tracks other sensors started (an ultrasonic echo says
+    # how far, hardly where: a 60 degree cone is no place to start an object)
+    births: bool = True
 
     @property
     def count(self) -> int:
@@ -73,14 +82,29 @@ class PoseHistory:
         over the (small) gap; None before any odometry."""
         if self.count == 0:
             return None
-        n = min(self.count, self.capacity)
-        idx = np.arange(self.count - n, self.count) % self.capacity
-        k = idx[int(np.argmin(np.abs(self.t_ns[idx] - stamp_ns)))]
+        k = _nearest_in_ring(self.t_ns, self.count, self.capacity, stamp_ns)
         x, y, yaw, v, w = self.data[k]
-        dt = (stamp_ns - self.t_ns[k]) / 1e9
+        dt = (stamp_ns - int(self.t_ns[k])) / 1e9
         yaw_mid = yaw + 0.5 * w * dt
         return Pose2D(x + v * dt * math.cos(yaw_mid), y + v * dt * math.sin(yaw_mid),
                       yaw + w * dt, v, w)
+
+
+@nb.njit(cache=True)
+def _nearest_in_ring(t_ns: np.ndarray, count: int, capacity: int, stamp_ns: int) -> int:
+    """Index of the sample nearest ``stamp_ns`` in a time-ordered ring, walking back from the
+    newest (a sample's stamp is nearly always within a few odometry periods of the newest)."""
+    n = min(count, capacity)
+    best = (count - 1) % capacity
+    best_gap = abs(t_ns[best] - stamp_ns)
+    for back in range(1, n):
+        k = (count - 1 - back) % capacity
+        gap = abs(t_ns[k] - stamp_ns)
+        if gap > best_gap and t_ns[k] < stamp_ns:
+            break  # older samples only get farther away
+        if gap < best_gap:
+            best, best_gap = k, gap
+    return best
 
 
 def vehicle_to_odom(pose: Pose2D, x_v: np.ndarray, y_v: np.ndarray
@@ -124,7 +148,8 @@ def radar_batch(scan: RadarScan, calib: RadarCalibration, pose: Pose2D) -> Measu
     """One measurement per cluster of returns: the nearest return's position and the cluster's
     mean Doppler, made ego-motion-free (u . v_target), with covariance from range/azimuth."""
     r = scan.range_m.astype(np.float64)
-    az = scan.azimuth_rad.astype(np.float64) + calib.yaw_rad
+    az_sensor = scan.azimuth_rad.astype(np.float64)
+    az = az_sensor + calib.yaw_rad
     dop = scan.doppler_mps.astype(np.float64)
     xv = calib.x_m + r * np.cos(az)
     yv = calib.y_m + r * np.sin(az)
@@ -133,31 +158,57 @@ def radar_batch(scan: RadarScan, calib: RadarCalibration, pose: Pose2D) -> Measu
     z = np.empty((n_clusters, 3))
     h = np.zeros((n_clusters, 3, 4))
     cov = np.zeros((n_clusters, 3, 3))
-    # radar velocity in the odometry frame (speed along the heading + yaw rate x mount arm)
-    c, s = math.cos(pose.yaw_rad), math.sin(pose.yaw_rad)
-    arm_x, arm_y = c * calib.x_m - s * calib.y_m, s * calib.x_m + c * calib.y_m
-    vrx = pose.speed_mps * c - pose.yaw_rate_rps * arm_y
-    vry = pose.speed_mps * s + pose.yaw_rate_rps * arm_x
+    _cluster_measurements(r, az_sensor, calib.yaw_rad, dop, labels, n_clusters, calib.x_m,
+                          calib.y_m, pose.x_m,
+                          pose.y_m, pose.yaw_rad, pose.speed_mps, pose.yaw_rate_rps, z, h, cov)
+    return MeasurementBatch("radar", scan.stamp_ns, z, h, cov)
+
+
+@nb.njit(cache=True)
+def _cluster_measurements(r: np.ndarray, az_sensor: np.ndarray, mount_yaw: float,
+                          dop: np.ndarray, labels: np.ndarray, n_clusters: int,
+                          mount_x: float, mount_y: float, px: float, py: float, pyaw: float,
+                          speed: float, yaw_rate: float, z: np.ndarray, h: np.ndarray,
+                          cov: np.ndarray) -> None:
+    """One (x, y, Doppler) measurement per cluster, in the odometry frame, into z, h, cov."""
+    c, s = math.cos(pyaw), math.sin(pyaw)
+    # the radar's own velocity in the odometry frame (speed along the heading + yaw rate x arm)
+    arm_x, arm_y = c * mount_x - s * mount_y, s * mount_x + c * mount_y
+    vrx = speed * c - yaw_rate * arm_y
+    vry = speed * s + yaw_rate * arm_x
+    members = np.zeros(n_clusters)
+    az_sum = np.zeros(n_clusters)
+    dop_sum = np.zeros(n_clusters)
+    r_near = np.full(n_clusters, np.inf)
+    for i in range(r.shape[0]):
+        k = labels[i]
+        members[k] += 1.0
+        dop_sum[k] += dop[i]
+        az_sum[k] += az_sensor[i]  # in the sensor frame: no wrap at +-pi inside the FOV
+        r_near[k] = min(r_near[k], r[i])
     for k in range(n_clusters):
-        members = np.flatnonzero(labels == k)
-        near = members[np.argmin(r[members])]
         # the nearest range along the cluster's mean bearing: an object's returns spread
         # across its face at nearly one range, and picking one of them jitters sideways
-        az_c = float(np.mean(az[members]))
-        px = calib.x_m + r[near] * math.cos(az_c)
-        py = calib.y_m + r[near] * math.sin(az_c)
-        xo, yo = vehicle_to_odom(pose, np.array([px]), np.array([py]))
-        los = az_c + pose.yaw_rad
+        az_c = az_sum[k] / members[k] + mount_yaw
+        rk = r_near[k]
+        xv = mount_x + rk * math.cos(az_c)
+        yv = mount_y + rk * math.sin(az_c)
+        los = az_c + pyaw
         ux, uy = math.cos(los), math.sin(los)
-        z[k] = (xo[0], yo[0], dop[members].mean() + ux * vrx + uy * vry)
-        h[k, 0, 0] = h[k, 1, 1] = 1.0
-        h[k, 2, 2], h[k, 2, 3] = ux, uy
-        sr = RADAR_RANGE_STD_M + RADAR_RANGE_STD_PER_M * r[near]
-        sa = r[near] * RADAR_AZIMUTH_STD_RAD
-        rot = np.array([[ux, -uy], [uy, ux]])
-        cov[k, :2, :2] = rot @ np.diag([sr * sr, sa * sa]) @ rot.T
-        cov[k, 2, 2] = RADAR_DOPPLER_STD_MPS**2 / max(len(members), 1) + 0.05
-    return MeasurementBatch("radar", scan.stamp_ns, z, h, cov)
+        z[k, 0] = px + c * xv - s * yv
+        z[k, 1] = py + s * xv + c * yv
+        z[k, 2] = dop_sum[k] / members[k] + ux * vrx + uy * vry
+        h[k, 0, 0] = 1.0
+        h[k, 1, 1] = 1.0
+        h[k, 2, 2] = ux
+        h[k, 2, 3] = uy
+        sr = RADAR_RANGE_STD_M + RADAR_RANGE_STD_PER_M * rk
+        sa = rk * RADAR_AZIMUTH_STD_RAD
+        # rot @ diag(sr^2, sa^2) @ rot.T with rot = [[ux, -uy], [uy, ux]]
+        cov[k, 0, 0] = ux * ux * sr * sr + uy * uy * sa * sa
+        cov[k, 1, 1] = uy * uy * sr * sr + ux * ux * sa * sa
+        cov[k, 0, 1] = cov[k, 1, 0] = ux * uy * (sr * sr - sa * sa)
+        cov[k, 2, 2] = RADAR_DOPPLER_STD_MPS**2 / members[k] + 0.05
 
 
 def position_batch(source: str, stamp_ns: int, x_v: np.ndarray, y_v: np.ndarray,
@@ -180,6 +231,23 @@ def position_batch(source: str, stamp_ns: int, x_v: np.ndarray, y_v: np.ndarray,
     return MeasurementBatch(source, stamp_ns, z, h, cov)
 
 
+class Detections(Protocol):
+    """Camera detections in the vehicle frame (see perception.detection.CameraDetections)."""
+
+    x_m: np.ndarray
+    y_m: np.ndarray
+    range_m: np.ndarray
+    bearing_rad: np.ndarray
+
+
+def camera_batch(det: Detections, stamp_ns: int, pose: Pose2D) -> MeasurementBatch:
+    """Camera detections as position measurements, uncertain mostly along the line of sight."""
+    return position_batch("camera", stamp_ns, det.x_m, det.y_m,
+                          CAMERA_RANGE_STD_M + CAMERA_RANGE_STD_FRACTION * det.range_m,
+                          np.maximum(det.range_m * CAMERA_BEARING_STD_RAD, 0.2),
+                          det.bearing_rad, pose)
+
+
 def ultrasonic_batch(ranges: list[UltrasonicRange],
                      calibs: dict[str, UltrasonicCalibration], pose: Pose2D
                      ) -> MeasurementBatch | None:
@@ -194,5 +262,7 @@ def ultrasonic_batch(ranges: list[UltrasonicRange],
     x_v = np.array([c.x_m for c in cal]) + rng * np.cos(yaw)
     y_v = np.array([c.y_m for c in cal]) + rng * np.sin(yaw)
     across = np.maximum(rng * np.tan(np.array([c.half_angle_rad for c in cal])) / 2.0, 0.1)
-    return position_batch("ultrasonic", max(u.stamp_ns for u in hits), x_v, y_v,
+    batch = position_batch("ultrasonic", max(u.stamp_ns for u in hits), x_v, y_v,
                            np.full(len(hits), ULTRASONIC_RANGE_STD_M), across, yaw, pose)
+    batch.births = False
+    return batch

@@ -51,6 +51,7 @@ class TrackList:
     vx_mps: np.ndarray  # world-frame velocity expressed in vehicle axes (not relative)
     vy_mps: np.ndarray
     pos_std_m: np.ndarray
+    vel_std_mps: np.ndarray  # RMS of the two velocity components' standard deviations
     hits: np.ndarray
 
     @property
@@ -99,7 +100,7 @@ def _prune(x, cov, t_ns, last_ns, ids, hits, born_ns, confirmed, n, now_ns, dele
 
 @nb.njit(cache=True)
 def _process(x, cov, t_ns, last_ns, ids, hits, born_ns, confirmed, n, next_id, z, h, r,
-             stamp_ns, gate, accel_psd, v0_var, confirm_hits, birth_exclusion, cost,
+             stamp_ns, gate, accel_psd, v0_var, confirm_hits, birth_exclusion, births, cost,
              assign):  # pragma: no cover - kernel
     """Predict, associate, update and give birth for one batch; returns (n, next_id, dropped)."""
     m = z.shape[0]
@@ -124,7 +125,7 @@ def _process(x, cov, t_ns, last_ns, ids, hits, born_ns, confirmed, n, next_id, z
     dropped = 0
     cap = x.shape[0]
     for j in range(m):
-        if assign[j] >= 0:
+        if assign[j] >= 0 or not births:
             continue
         near = False
         for i in range(n_before):
@@ -180,7 +181,7 @@ class Tracker:
         self._cost = np.empty((cap, 64))
         self._assign = np.empty(64, dtype=np.int64)
         self.dropped_births = 0
-        self._out = np.empty((cap, 6))
+        self._out = np.empty((cap, 7))
         self._out_cov = np.empty((cap, 4, 4))
 
     def _state(self) -> tuple[np.ndarray, ...]:
@@ -207,7 +208,7 @@ class Tracker:
         self.n, self._next_id, dropped = _process(
             *self._state(), self.n, self._next_id, batch.z, batch.h, batch.r, batch.stamp_ns,
             GATE_CHI2[batch.z.shape[1]], p.accel_psd, p.initial_speed_std_mps**2,
-            p.confirm_hits, p.birth_exclusion_m, self._cost, self._assign)
+            p.confirm_hits, p.birth_exclusion_m, batch.births, self._cost, self._assign)
         self.dropped_births += dropped
 
     # --- output -------------------------------------------------------------------------------
@@ -230,6 +231,7 @@ class Tracker:
             vx_mps=o[:k, 3],
             vy_mps=o[:k, 4],
             pos_std_m=o[:k, 5],
+            vel_std_mps=o[:k, 6],
             hits=self.hits[idx],
         )
 
@@ -237,8 +239,8 @@ class Tracker:
 @nb.njit(cache=True)
 def _output(x, cov, t_ns, confirmed, n, now_ns, accel_psd, px, py, pyaw, out, scratch_cov
             ):  # pragma: no cover - kernel
-    """Rows (track index, x, y, vx, vy, pos_std) of confirmed tracks, predicted to ``now_ns``
-    and in the vehicle frame; returns the row count."""
+    """Rows (track index, x, y, vx, vy, pos_std, vel_std) of confirmed tracks, predicted to
+    ``now_ns`` and in the vehicle frame; returns the row count."""
     c, s = math.cos(pyaw), math.sin(pyaw)
     k = 0
     one = np.empty((1, 4))
@@ -258,5 +260,6 @@ def _output(x, cov, t_ns, confirmed, n, now_ns, accel_psd, px, py, pyaw, out, sc
         out[k, 3] = c * one[0, 2] + s * one[0, 3]
         out[k, 4] = -s * one[0, 2] + c * one[0, 3]
         out[k, 5] = math.sqrt(0.5 * (one_cov[0, 0, 0] + one_cov[0, 1, 1]))
+        out[k, 6] = math.sqrt(0.5 * (one_cov[0, 2, 2] + one_cov[0, 3, 3]))
         k += 1
     return k

@@ -140,7 +140,8 @@ class Executive:
 
     # --- one cycle --------------------------------------------------------------------------
     def run_cycle(self, sim_t_ns: int | None = None) -> CycleOutcome:
-        """Run the next cycle. In lockstep, ``sim_t_ns`` is the simulated time of the cycle."""
+        """Run the next cycle. ``sim_t_ns``: the simulated time of the cycle, when a simulator
+        provides the inputs (the stamps of its samples are in that clock)."""
         if self._t0_ns is None:
             self.start()
         assert self._t0_ns is not None
@@ -148,7 +149,8 @@ class Executive:
         due = self._t0_ns + self._slot * cfg.period_ns
         if cfg.realtime:
             wake = self._wait_until(due)
-            t_ns = wake
+            # the data's time base: the simulator's clock when one drives the inputs
+            t_ns = sim_t_ns if sim_t_ns is not None else wake
         else:
             wake = self.clock_ns()
             due = wake  # lockstep: the cycle is due when the simulator hands it over

@@ -1,7 +1,8 @@
 """The stack as the executive runs it: sensor samples in, a command out, every cycle.
 
-Stages (DESIGN.md "One cycle"): fusion (radar + ultrasonic into tracks; camera detections join
-when the perception network exists), planning (ONNX planner), control (ONNX controller). The
+Stages (DESIGN.md "One cycle"): perception (the camera network, on cycles with new frames only),
+fusion (camera detections, radar clusters and ultrasonic echoes into tracks), planning (ONNX
+planner), control (ONNX controller). The
 fallback is the classical planner and pure pursuit on the same tracks from the previous cycle,
 with no lane changes: no network, computed every cycle. When the networks did not load, the
 fallback drives (fallback-only mode).
@@ -14,15 +15,21 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from edge_autopilot.constants import EGO_REAR_AXLE_TO_FRONT_M, EGO_WHEELBASE_M
+from edge_autopilot.constants import (
+    EGO_REAR_AXLE_TO_BACK_M,
+    EGO_REAR_AXLE_TO_FRONT_M,
+    EGO_WHEELBASE_M,
+)
 from edge_autopilot.control.command import ControlCommand
 from edge_autopilot.control.expert import ExpertController
 from edge_autopilot.fusion.measurements import (
     MeasurementBatch,
     PoseHistory,
+    camera_batch,
     radar_batch,
     ultrasonic_batch,
 )
@@ -37,13 +44,31 @@ from edge_autopilot.planning.localization import (
 )
 from edge_autopilot.planning.types import EgoMotion, ObjectList, PlanningInput, Trajectory
 from edge_autopilot.sensors.calibration import SensorRigCalibration
-from edge_autopilot.sensors.samples import Odometry, RadarScan, SensorSample, UltrasonicRange
+from edge_autopilot.sensors.samples import (
+    CameraFrame,
+    Odometry,
+    RadarScan,
+    SensorSample,
+    UltrasonicRange,
+)
+
+if TYPE_CHECKING:
+    from edge_autopilot.perception.camera import CameraPerception
 
 # Without a camera class the box of a tracked object is assumed to be a car's.
 DEFAULT_OBJECT_LENGTH_M = 4.6
 DEFAULT_OBJECT_WIDTH_M = 1.85
 
-STAGE_BUDGETS_NS = {"fusion": 2_500_000, "planning": 1_500_000, "control": 1_000_000}
+# Updates before a track's sideways velocity starts to count, and over how many more it comes to
+# count in full (camera 30 Hz + radar and ultrasonics 20 Hz: ~12 updates is about 0.3-0.5 s).
+YOUNG_TRACK_HITS = 4
+LATERAL_TRUST_HITS = 8.0
+
+STAGE_BUDGETS_NS = {"perception": 3_000_000, "fusion": 2_000_000, "planning": 1_500_000,
+                    "control": 1_000_000}
+
+# bits of ``StackPipeline.networks_ran``: which networks ran an inference this cycle
+RAN_PERCEPTION, RAN_PLANNING, RAN_CONTROL = 1, 2, 4
 
 
 @dataclass(frozen=True)
@@ -53,16 +78,25 @@ class StackConfig:
 
 
 class StackPipeline:
-    stage_names = ("fusion", "planning", "control")
+    stage_names = ("perception", "fusion", "planning", "control")
 
     def __init__(self, road: Road, calibration: SensorRigCalibration, config: StackConfig,
-                 planning_model: OnnxModel | None, control_model: OnnxModel | None) -> None:
+                 planning_model: OnnxModel | None, control_model: OnnxModel | None,
+                 perception_model: OnnxModel | None = None) -> None:
         self.road = road
         self.calibration = calibration
         self.config = config
         self.tracker = Tracker()
         self.poses = PoseHistory()
         self._uss_cal = {c.name: c for c in calibration.ultrasonics}
+        self._radar_cal = {c.name: c for c in calibration.radars}
+        self.camera: CameraPerception | None = None
+        if perception_model is not None:
+            from edge_autopilot.perception.camera import CameraPerception
+
+            self.camera = CameraPerception(perception_model, calibration.cameras)
+        self._camera_batches: list[MeasurementBatch] = []
+        self.networks_ran = 0
         self.inbox: list[SensorSample] = []
         self._batch: list[SensorSample] = []
         self.networks_loaded = planning_model is not None and control_model is not None
@@ -98,9 +132,11 @@ class StackPipeline:
                                            np.zeros(1), pose))
         scratch.tracks(250_000_000, pose)
         one = np.ones(2, dtype=np.float32)
-        scratch.process(radar_batch(RadarScan("warm-up", 300_000_000, 20.0 * one, 0.01 * one,
-                                              0.0 * one, -1.0 * one, one), self.calibration.radar,
-                                    pose))
+        scan = RadarScan("warm-up", 300_000_000, 20.0 * one, 0.01 * one, 0.0 * one, -1.0 * one,
+                         one)
+        scratch.process(radar_batch(scan, self.calibration.radar, pose))
+        if self.camera is not None:
+            self.camera.warm_up()
         self.road.to_frenet(np.array([0.0]), np.array([0.0]))
         self.fallback_planner.plan(PlanningInput(0, EgoMotion(10.0, 0.0, 0.0, 0.0),
                                                  lane_geometry_at(self.road, 0.0, 1.0, 0.0),
@@ -121,6 +157,8 @@ class StackPipeline:
                 self._accel_mps2 = s.accel_mps2
         self._inp = self._planning_input(t_ns, self._objects)
         self._command = None
+        self._camera_batches = []
+        self.networks_ran = 0
 
     def _planning_input(self, t_ns: int, objects: ObjectList) -> PlanningInput | None:
         pose = self.poses.at(t_ns)
@@ -145,8 +183,10 @@ class StackPipeline:
 
     def run_stage(self, index: int, t_ns: int) -> None:
         if index == 0:
-            self._fuse(t_ns)
+            self._perceive()
         elif index == 1:
+            self._fuse(t_ns)
+        elif index == 2:
             self._plan()
         else:
             self._control(t_ns)
@@ -156,14 +196,28 @@ class StackPipeline:
         return self._command
 
     # --- stages ------------------------------------------------------------------------------
+    def _perceive(self) -> None:
+        """The camera network on this cycle's new frames; nothing to do on other cycles."""
+        if self.camera is None:
+            return
+        frames = [s for s in self._batch if isinstance(s, CameraFrame)]
+        if not frames:
+            return
+        self.networks_ran |= RAN_PERCEPTION
+        for stamp_ns, det in self.camera.detect(frames):
+            pose = self.poses.at(stamp_ns)
+            if pose is not None and det.count:
+                self._camera_batches.append(camera_batch(det, stamp_ns, pose))
+
     def _fuse(self, t_ns: int) -> None:
-        batches: list[MeasurementBatch] = []
+        batches: list[MeasurementBatch] = list(self._camera_batches)
         uss: list[UltrasonicRange] = []
         for s in self._batch:
             if isinstance(s, RadarScan):
                 pose = self.poses.at(s.stamp_ns)
-                if pose is not None:
-                    batches.append(radar_batch(s, self.calibration.radar, pose))
+                cal = self._radar_cal.get(s.sensor_id)
+                if pose is not None and cal is not None:
+                    batches.append(radar_batch(s, cal, pose))
             elif isinstance(s, UltrasonicRange):
                 uss.append(s)
         if uss:
@@ -183,18 +237,30 @@ class StackPipeline:
         n = tracks.count
         if n == 0 or self._inp is None:
             return ObjectList.empty()
-        # a track is the object's nearest face: its centre is half a length further away
-        ahead = tracks.x_m > EGO_REAR_AXLE_TO_FRONT_M - 1.0
+        # A track is the middle of the object's face nearest the ego (the radar's returns from
+        # a face seen at a small angle come back at one range and average to its middle): its
+        # back seen from behind, its front seen from ahead, its side seen from alongside. The
+        # box centre is half a length, or alongside half a width, further away.
         length = np.full(n, DEFAULT_OBJECT_LENGTH_M)
-        wx, wy = vehicle_to_world(x, y, yaw, tracks.x_m, tracks.y_m)
-        s, d = self.road.to_frenet(wx, wy)
-        s_centre = s + np.where(ahead, 0.5, -0.5) * length
+        width = np.full(n, DEFAULT_OBJECT_WIDTH_M)
+        ahead = tracks.x_m > EGO_REAR_AXLE_TO_FRONT_M - 1.0
+        behind = tracks.x_m < -EGO_REAR_AXLE_TO_BACK_M + 1.0
+        aside = ~ahead & ~behind
+        cx = tracks.x_m + np.where(ahead, 0.5, np.where(behind, -0.5, 0.0)) * length
+        cy = tracks.y_m + np.where(aside, 0.5 * np.sign(tracks.y_m), 0.0) * width
+        wx, wy = vehicle_to_world(x, y, yaw, cx, cy)
+        s_centre, d = self.road.to_frenet(wx, wy)
+        # A young track's sideways velocity is mostly the track settling, or, on a long object
+        # alongside, its nearest point sliding along the side; taken at face value it predicts
+        # cut-ins that never come. It counts in full once the track has a history.
+        trust = np.clip((tracks.hits - YOUNG_TRACK_HITS) / LATERAL_TRUST_HITS, 0.0, 1.0)
+        vy_v = tracks.vy_mps * trust
         c, sn = math.cos(yaw), math.sin(yaw)
-        vx = c * tracks.vx_mps - sn * tracks.vy_mps
-        vy = sn * tracks.vx_mps + c * tracks.vy_mps
+        vx = c * tracks.vx_mps - sn * vy_v
+        vy = sn * tracks.vx_mps + c * vy_v
         ego_s, _ = self.road.frenet_of(x, y)
         return objects_on_road(self.road, ego_s, self._inp.lane, s_centre, d, vx, vy,
-                               np.zeros(n), length, np.full(n, DEFAULT_OBJECT_WIDTH_M),
+                               np.zeros(n), length, width,
                                np.zeros(n, dtype=np.int8))
 
     def _plan(self) -> None:
@@ -203,10 +269,12 @@ class StackPipeline:
         if inp is None or self.net_planner is None:
             return
         self._traj = self.net_planner.plan(inp, self.lane_choice.choose_lane(inp))
+        self.networks_ran |= RAN_PLANNING
 
     def _control(self, t_ns: int) -> None:
         inp, traj = self._inp, self._traj
         if inp is None or traj is None or self.net_controller is None:
             return
         self._command = self.net_controller.command(t_ns, inp.ego, inp.lane, traj)
+        self.networks_ran |= RAN_CONTROL
 

@@ -51,11 +51,16 @@ class CameraCalibration:
 
 @dataclass(frozen=True)
 class RadarCalibration:
+    """A radar's mount; ``fov_deg``/``max_range_m`` None means the scenario's radar settings
+    (the front radar), a number fixes them for this unit (the shorter-range corner radars)."""
+
     name: str
     x_m: float
     y_m: float
     z_m: float
     yaw_rad: float
+    fov_deg: float | None = None
+    max_range_m: float | None = None
 
 
 @dataclass(frozen=True)
@@ -72,8 +77,13 @@ class UltrasonicCalibration:
 @dataclass(frozen=True)
 class SensorRigCalibration:
     cameras: tuple[CameraCalibration, ...]
-    radar: RadarCalibration
+    radars: tuple[RadarCalibration, ...]  # the front radar first
     ultrasonics: tuple[UltrasonicCalibration, ...]
+
+    @property
+    def radar(self) -> RadarCalibration:
+        """The front (long-range) radar."""
+        return self.radars[0]
 
 
 CAMERA_NAMES = ("front", "front_left", "front_right")
@@ -94,7 +104,8 @@ ULTRASONIC_NAMES = (
 
 
 def default_rig(camera_width_px: int = 160, camera_height_px: int = 96) -> SensorRigCalibration:
-    """The reference vehicle's sensor set: 3 cameras, 1 front radar, 12 ultrasonics."""
+    """The reference vehicle's sensor set: 3 cameras, a front radar, 2 rear corner radars,
+    12 ultrasonics."""
     cam_x, cam_z = 1.6, 1.4  # behind the windscreen
     cameras = (
         CameraCalibration("front", camera_width_px, camera_height_px, math.radians(60.0),
@@ -104,9 +115,20 @@ def default_rig(camera_width_px: int = 160, camera_height_px: int = 96) -> Senso
         CameraCalibration("front_right", camera_width_px, camera_height_px, math.radians(80.0),
                           cam_x, -0.3, cam_z, math.radians(-55.0), math.radians(2.0)),
     )
-    # a 77 GHz front radar in the bumper; field of view and range are RadarSettings
-    radar = RadarCalibration("front", EGO_REAR_AXLE_TO_FRONT_M, 0.0, 0.5, 0.0)
     half_w = 0.5 * EGO_WIDTH_M
+    # a 77 GHz long-range radar in the front bumper (field of view and range: RadarSettings),
+    # and two short-range corner radars in the rear bumper looking back and out, the usual
+    # blind-spot / lane-change-assist set (e.g. Continental SRR: about +-75 deg, 80-100 m);
+    # without them no sensor sees a fast car closing from behind in the next lane
+    corner_fov_deg, corner_range_m = 150.0, 80.0
+    corner_x = -EGO_REAR_AXLE_TO_BACK_M
+    radars = (
+        RadarCalibration("front", EGO_REAR_AXLE_TO_FRONT_M, 0.0, 0.5, 0.0),
+        RadarCalibration("rear_left", corner_x, half_w - 0.1, 0.5, math.radians(135.0),
+                         corner_fov_deg, corner_range_m),
+        RadarCalibration("rear_right", corner_x, -half_w + 0.1, 0.5, math.radians(-135.0),
+                         corner_fov_deg, corner_range_m),
+    )
     front_x = EGO_REAR_AXLE_TO_FRONT_M
     rear_x = -EGO_REAR_AXLE_TO_BACK_M
     # (x, y, yaw) per sensor, front bumper left to right then rear bumper left to right
@@ -130,4 +152,4 @@ def default_rig(camera_width_px: int = 160, camera_height_px: int = 96) -> Senso
         UltrasonicCalibration(name, x, y, yaw, math.radians(30.0))
         for name, (x, y, yaw) in zip(ULTRASONIC_NAMES, front + rear, strict=True)
     )
-    return SensorRigCalibration(cameras, radar, ultrasonics)
+    return SensorRigCalibration(cameras, radars, ultrasonics)

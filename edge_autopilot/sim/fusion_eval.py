@@ -158,6 +158,7 @@ def evaluate_trackers(scenario: Scenario, trackers: dict[str, TrackerUnderTest],
     driver = ExpertDriver()
     driver.reset(world)
     radar_cal = world.calibration.radar
+    radar_cals = {c.name: c for c in world.calibration.radars}
     uss_cal = {c.name: c for c in world.calibration.ultrasonics}
     history = PoseHistory()
     rng = np.random.default_rng(seed + 7919)
@@ -178,7 +179,7 @@ def evaluate_trackers(scenario: Scenario, trackers: dict[str, TrackerUnderTest],
             if at is None:
                 continue
             if isinstance(s, RadarScan):
-                batches.append(radar_batch(s, radar_cal, at))
+                batches.append(radar_batch(s, radar_cals[s.sensor_id], at))
             elif isinstance(s, UltrasonicRange):
                 uss.append(s)
         if uss and (at := history.at(uss[0].stamp_ns)) is not None:
@@ -213,7 +214,7 @@ def evaluate_trackers(scenario: Scenario, trackers: dict[str, TrackerUnderTest],
 
 def _subset(t: TrackList, keep: np.ndarray) -> TrackList:
     return TrackList(t.stamp_ns, t.track_id[keep], t.x_m[keep], t.y_m[keep], t.vx_mps[keep],
-                     t.vy_mps[keep], t.pos_std_m[keep], t.hits[keep])
+                     t.vy_mps[keep], t.pos_std_m[keep], t.vel_std_mps[keep], t.hits[keep])
 
 
 class FilterpyTracker:
@@ -279,7 +280,7 @@ class FilterpyTracker:
             trk["confirmed"] |= trk["hits"] >= self.p.confirm_hits
         existing = [t["kf"].x[:2, 0].copy() for t in self.tracks_]
         for j in range(batch.count):
-            if j in used_m or len(self.tracks_) >= self.p.capacity:
+            if j in used_m or not batch.births or len(self.tracks_) >= self.p.capacity:
                 continue
             if any(np.hypot(*(batch.z[j, :2] - e)) < self.p.birth_exclusion_m
                    for e in existing):
@@ -341,10 +342,11 @@ class FilterpyTracker:
                 f = np.array([[1, 0, dt, 0], [0, 1, 0, dt], [0, 0, 1, 0], [0, 0, 0, 1.0]])
                 x = f @ x
                 cov = f @ cov @ f.T
-            rows.append((t["id"], *x, math.sqrt(0.5 * (cov[0, 0] + cov[1, 1])), t["hits"]))
-        arr = np.array(rows, dtype=float).reshape(-1, 7)
+            rows.append((t["id"], *x, math.sqrt(0.5 * (cov[0, 0] + cov[1, 1])),
+                         math.sqrt(0.5 * (cov[2, 2] + cov[3, 3])), t["hits"]))
+        arr = np.array(rows, dtype=float).reshape(-1, 8)
         c, s = math.cos(pose.yaw_rad), math.sin(pose.yaw_rad)
         dx, dy = arr[:, 1] - pose.x_m, arr[:, 2] - pose.y_m
         return TrackList(now_ns, arr[:, 0].astype(np.int64), c * dx + s * dy, -s * dx + c * dy,
                          c * arr[:, 3] + s * arr[:, 4], -s * arr[:, 3] + c * arr[:, 4],
-                         arr[:, 5], arr[:, 6].astype(np.int64))
+                         arr[:, 5], arr[:, 6], arr[:, 7].astype(np.int64))

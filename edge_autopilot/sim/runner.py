@@ -92,50 +92,60 @@ class ImitationDriver:
 
 
 class StackDriver:
-    """The stack: sensor samples only (no truth), through the executive in lockstep.
+    """The stack: sensor samples only (no truth), through the executive.
 
-    Perception is not yet trained, so fusion runs on radar and ultrasonics; when the planning
-    or control network fails to load the stack drives on its fallback and says so.
+    Lockstep by default: the world waits for each cycle's command. With ``realtime`` the
+    executive holds the 100 Hz wall-clock schedule (sleep, then spin, to each cycle's due time)
+    and the world steps once per cycle in the time left. When a network fails to load the stack
+    drives on its fallback and says so (``models.errors``).
     """
 
     name = "stack"
 
-    def __init__(self, models_dir: Path) -> None:
+    def __init__(self, models_dir: Path, realtime: bool = False, freeze_gc: bool = False) -> None:
         from edge_autopilot.perception.onnx_session import load_model_set
 
-        self.models = load_model_set(models_dir, names=("planning", "control"))
+        self.models = load_model_set(models_dir, names=("perception", "planning", "control"))
         for model in self.models.models.values():
             model.warmup()
+        self.realtime = realtime
+        self.freeze_gc = freeze_gc
 
     def reset(self, world: World) -> None:
         from edge_autopilot.runtime.executive import Executive, ExecutiveConfig
         from edge_autopilot.runtime.stack import STAGE_BUDGETS_NS, StackConfig, StackPipeline
 
         ego = world.scenario.ego
-        # no lane changes: this sensor set cannot see a fast car coming from behind in the next
-        # lane (front radar, 5.5 m ultrasonics), so the behaviour layer keeps the lane
+        models = self.models.models
         self.pipeline = StackPipeline(
-            world.road, world.calibration, StackConfig(ego.set_speed_mps, False),
-            self.models.models.get("planning"), self.models.models.get("control"))
+            world.road, world.calibration, StackConfig(ego.set_speed_mps, ego.allow_lane_change),
+            models.get("planning"), models.get("control"), models.get("perception"))
         self.pipeline.warm_up()
         self.executive = Executive(self.pipeline, STAGE_BUDGETS_NS, lambda outcome: None,
-                                   ExecutiveConfig(realtime=False, freeze_gc=False),
+                                   ExecutiveConfig(realtime=self.realtime,
+                                                   freeze_gc=self.freeze_gc),
                                    capacity=round(world.scenario.duration_s * 100) + 10)
+        self.executive.start()
 
     def step(self, world: World, samples: list[SensorSample]) -> ControlCommand:
         self.pipeline.push(samples)
         return self.executive.run_cycle(sim_t_ns=world.t_ns).command
+
+    def close(self) -> None:
+        self.executive.stop()
 
 
 def default_models_dir() -> Path:
     return share_dir("models")
 
 
-DRIVERS: dict[str, Callable[[Path], Driver]] = {
-    "expert": lambda models_dir: ExpertDriver(),
-    "imitation": ImitationDriver,
-    "stack": StackDriver,
+# name -> factory(models_dir, realtime); only the stack runs through the timed executive
+DRIVERS: dict[str, Callable[[Path, bool], Driver]] = {
+    "expert": lambda models_dir, realtime: ExpertDriver(),
+    "imitation": lambda models_dir, realtime: ImitationDriver(models_dir),
+    "stack": lambda models_dir, realtime: StackDriver(models_dir, realtime=realtime),
 }
+REALTIME_DRIVERS = ("stack",)
 
 
 @dataclass
@@ -183,6 +193,7 @@ class ScenarioResult:
             "progress_m": round(self.progress_m, 3),
             "cycles": self.cycles,
             "sim_step_ms": self.sim_step_ms,
+            "wall_s": round(self.wall_s, 3),
             "deadline_misses": self.deadline_misses,
             "fallback_cycles": self.fallback_cycles,
             "cycle_ms": None if self.cycle_ns is None else cycle_summary_ms(self.cycle_ns),
@@ -194,20 +205,9 @@ def cycle_summary_ms(cycle_ns: np.ndarray) -> dict[str, float | None]:
     return {"p50": s["p50"], "p99": s["p99"], "max": s["max"]}
 
 
-def run_scenario(
-    scenario: Scenario,
-    driver: Driver,
-    seed: int | None = None,
-    stop_on_collision: bool = True,
-) -> ScenarioResult:
-    """Drive ``scenario`` with ``driver``; a collision ends the run (the outcome is decided)."""
-    wall0 = time.perf_counter()
-    world = World(scenario, seed=seed)
-    driver.reset(world)
-    cycles = round(scenario.duration_s / CYCLE_PERIOD_S)
-    trace = RunTrace(cycles, world.actors.ids)
-    start_s = world.ego.s_m
-    start_centre = world.road.lane_center_d(scenario.ego.lane)
+def _drive(world: World, driver: Driver, trace: RunTrace, cycles: int,
+           stop_on_collision: bool) -> tuple[str | None, float | None, float, float]:
+    """The closed loop; returns (collision actor, collision time, min gap, min TTC)."""
     samples: list[SensorSample] = []
     collision_with: str | None = None
     collision_t: float | None = None
@@ -227,6 +227,30 @@ def run_scenario(
             collision_t = round(world.t_s, 3)
             if stop_on_collision:
                 break
+    return collision_with, collision_t, min_gap, min_ttc
+
+
+def run_scenario(
+    scenario: Scenario,
+    driver: Driver,
+    seed: int | None = None,
+    stop_on_collision: bool = True,
+) -> ScenarioResult:
+    """Drive ``scenario`` with ``driver``; a collision ends the run (the outcome is decided)."""
+    wall0 = time.perf_counter()
+    world = World(scenario, seed=seed)
+    driver.reset(world)
+    cycles = round(scenario.duration_s / CYCLE_PERIOD_S)
+    trace = RunTrace(cycles, world.actors.ids)
+    start_s = world.ego.s_m
+    start_centre = world.road.lane_center_d(scenario.ego.lane)
+    try:
+        collision_with, collision_t, min_gap, min_ttc = _drive(
+            world, driver, trace, cycles, stop_on_collision)
+    finally:
+        close = getattr(driver, "close", None)
+        if close is not None:
+            close()
     n = trace.n
     collision = collision_with is not None
     loop = getattr(driver, "executive", None)

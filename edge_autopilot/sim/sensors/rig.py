@@ -73,7 +73,9 @@ class SensorRig:
     ) -> None:
         cam, rad, uss, odo = settings.camera, settings.radar, settings.ultrasonic, settings.odometry
         cams = [CameraModel(c, cam, road) for c in calib.cameras]
-        radar = RadarModel(calib.radar, rad)
+        radars = [RadarModel(r, rad.model_copy(update={
+            k: v for k, v in (("fov_deg", r.fov_deg), ("max_range_m", r.max_range_m))
+            if v is not None})) for r in calib.radars]
         ultrasonic = UltrasonicArray(calib.ultrasonics, uss)
         odometry = OdometryModel(odo)
 
@@ -85,12 +87,17 @@ class SensorRig:
              one(c.measure))
             for c in cams
         ]
-        specs.append((f"radar/{calib.radar.name}", rad.rate_hz, rad.latency_ms,
-                      rad.dropout_prob, one(radar.measure)))
+        specs.append((f"radar/{radars[0].calib.name}", rad.rate_hz, rad.latency_ms,
+                      rad.dropout_prob, one(radars[0].measure)))
         specs.append(("ultrasonic", uss.rate_hz, uss.latency_ms, uss.dropout_prob,
                       ultrasonic.measure))
         specs.append(("odometry", odo.rate_hz, odo.latency_ms, 0.0,
                       lambda ego, actors, t, rng: [odometry.measure(ego, t, rng)]))
+        # appended last: each sensor's noise stream is its index in this list, so the corner
+        # radars leave the front sensors' noise exactly as it was
+        for r in radars[1:]:
+            specs.append((f"radar/{r.calib.name}", rad.rate_hz, rad.latency_ms,
+                          rad.dropout_prob, one(r.measure)))
         # one independent stream per sensor, so adding a sensor never changes another's noise
         streams = seed_sequence.spawn(2 * len(specs))
         self.channels = [
