@@ -100,7 +100,7 @@ def test_a_short_real_bench_reports_every_figure() -> None:
         assert key in js
     assert js["cycles"] == 400
     assert set(js["cycle_ms"]) == {"p50", "p99", "p999", "max"}
-    assert set(js["stages_ms"]) == {"perception", "fusion", "planning", "control"}
+    assert set(js["stages_ms"]) == {"perception", "fusion", "planning", "control", "safety"}
     assert js["stages_ms"]["planning"]["runs"] >= 399
     assert js["inference_ms_sum_p50"] > 0.0
     # a cycle that ran every network cannot be faster than the networks alone

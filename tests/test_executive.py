@@ -150,3 +150,64 @@ def test_every_stage_needs_a_budget() -> None:
     clock = FakeClock()
     with pytest.raises(ValueError, match="no time budget for stage"):
         Executive(ScriptedPipeline(clock), {"perception": MS}, lambda o: None, clock=clock)
+
+
+class GuardedPipeline(ScriptedPipeline):
+    """The scripted pipeline with a safety guard that caps acceleration at 0.2 m/s^2 and
+    remembers the timing verdicts it was given."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        super().__init__(clock)
+        self.verdicts: list[object] = []
+        self.explode = False
+
+    def guard(self, t_ns: int, candidate: ControlCommand, fallback: ControlCommand,
+              previous: object) -> ControlCommand:
+        self.verdicts.append(previous)
+        if self.explode:
+            raise RuntimeError("monitor bug")
+        return ControlCommand(candidate.steer_rad, min(candidate.accel_mps2, 0.2), t_ns)
+
+
+def make_guarded(realtime: bool) -> tuple[Executive, GuardedPipeline, list[CycleOutcome]]:
+    clock = FakeClock()
+    pipeline = GuardedPipeline(clock)
+    published: list[CycleOutcome] = []
+    ex = Executive(pipeline, BUDGETS, published.append,
+                   ExecutiveConfig(realtime=realtime, freeze_gc=False), capacity=1000,
+                   clock=clock)
+    return ex, pipeline, published
+
+
+def test_every_command_passes_the_guard_and_its_time_is_recorded() -> None:
+    ex, p, out = make_guarded(realtime=True)
+    ex.start()
+    p.cost_ms[(2, 0)] = 12.0  # cycle 2 overruns: the fallback goes out late, guarded as well
+    for _ in range(5):
+        ex.run_cycle()
+    assert [o.command.accel_mps2 for o in out] == [0.2, 0.2, -1.0, 0.2, 0.2]
+    assert [o.guarded for o in out] == [True, True, False, True, True]
+    assert ex.times.stage_names[-1] == "safety"
+    assert (ex.times.stage_ns[:5, -1] > 0).all()
+    # the monitor hears about the previous cycle's deadline, one cycle later
+    assert p.verdicts[0] is None
+    assert [v.missed for v in p.verdicts[1:]] == [False, False, True, False]  # type: ignore
+    assert p.verdicts[3].skipped_slots == 1  # type: ignore  # slot 3 got no command
+
+
+def test_lockstep_keeps_wall_clock_timing_away_from_the_guard() -> None:
+    ex, p, out = make_guarded(realtime=False)
+    p.cost_ms[(1, 0)] = 30.0  # a slow cycle on a busy machine
+    for k in range(4):
+        ex.run_cycle(sim_t_ns=k * PERIOD)
+    assert out[1].missed
+    assert p.verdicts == [None] * 4  # the commands cannot depend on the machine's load
+
+
+def test_a_failing_guard_sends_the_fallback() -> None:
+    ex, p, out = make_guarded(realtime=True)
+    ex.start()
+    p.explode = True
+    ex.run_cycle()
+    assert out[0].command.accel_mps2 == -1.0 and out[0].guarded
+    assert ex.guard_errors == 1

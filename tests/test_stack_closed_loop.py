@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from edge_autopilot.sim.runner import StackDriver, default_models_dir, run_scenario
@@ -40,3 +41,14 @@ def test_stack_without_networks_drives_on_its_fallback(tmp_path: Path) -> None:
     assert result.passed, result.failures
     assert not driver.pipeline.networks_loaded
     assert driver.executive.fallback_total == result.cycles  # every command was the fallback
+
+
+def test_stack_lockstep_runs_are_bit_identical() -> None:
+    """Same scenario, seed and models: the same trajectory bit for bit, whatever the machine's
+    load did to the cycle times (replays and OTA validation rely on it)."""
+    scenario = load_scenario("scenarios/cut_in_short_gap.yaml")
+    a = run_scenario(scenario, StackDriver(default_models_dir()), seed=5)
+    b = run_scenario(scenario, StackDriver(default_models_dir()), seed=5)
+    for name in ("speed_mps", "accel_mps2", "steer_rad", "ego_xy_m", "actor_xy_m"):
+        np.testing.assert_array_equal(getattr(a.trace, name), getattr(b.trace, name))
+    assert a.interventions == b.interventions

@@ -69,6 +69,23 @@ class Pipeline(Protocol):
         network is not loaded), and the fallback goes out."""
 
 
+class Guard(Protocol):
+    """The safety monitor's place in the cycle: it sees every command before it goes out,
+    network or fallback, and may pass it, limit it or replace it. Never skipped."""
+
+    def guard(self, t_ns: int, candidate: ControlCommand, fallback: ControlCommand,
+              previous: CycleVerdict | None) -> ControlCommand: ...
+
+
+@dataclass(frozen=True, slots=True)
+class CycleVerdict:
+    """The executive's verdict on the previous cycle, for the monitor's timing check."""
+
+    missed: bool
+    skipped_slots: int
+    end_to_end_ns: int
+
+
 @dataclass(frozen=True)
 class ExecutiveConfig:
     period_ns: int = CYCLE_PERIOD_NS
@@ -87,6 +104,7 @@ class CycleOutcome:
     missed: bool
     skipped_from: str | None  # first stage skipped for lack of time, if any
     error: str | None  # a stage that raised: the fallback went out
+    guarded: bool = False  # the safety monitor changed the command
 
 
 class Executive:
@@ -106,7 +124,13 @@ class Executive:
         self.config = config or ExecutiveConfig()
         self.budgets_ns = tuple(budgets_ns[n] for n in pipeline.stage_names)
         self.publish = publish
-        self.times = CycleTimes(pipeline.stage_names, capacity)
+        guard = getattr(pipeline, "guard", None)
+        self.guard: Callable[..., ControlCommand] | None = guard if callable(guard) else None
+        # the monitor's time is recorded as one more column after the stages
+        names = pipeline.stage_names + (("safety",) if self.guard is not None else ())
+        self.times = CycleTimes(names, capacity)
+        self._verdict: CycleVerdict | None = None
+        self.guard_errors = 0
         self.clock = clock or MonotonicClock()
         self.clock_ns = self.clock.now_ns
         self._t0_ns: int | None = None
@@ -187,11 +211,26 @@ class Executive:
         if cfg.realtime and self.clock_ns() > deadline:
             # a stage overran its budget: whatever it produced is late, the fallback goes out
             command, used_fallback = fallback, True
+        guarded = False
+        if self.guard is not None:
+            start = self.clock_ns()
+            try:
+                # In lockstep the monitor does not see wall-clock timing: the same inputs must
+                # give the same commands whatever the machine's load.
+                checked = self.guard(t_ns, command, fallback,
+                                     self._verdict if cfg.realtime else None)
+            except Exception:  # the monitor failing must not stop the command going out
+                checked = fallback
+                self.guard_errors += 1
+            guarded = checked != command
+            command = checked
+            if rec:
+                self.times.stage_ns[k, -1] = self.clock_ns() - start
         outcome_time = self.clock_ns()
         missed = outcome_time > deadline if cfg.realtime else \
             outcome_time - wake > cfg.period_ns - cfg.publish_margin_ns
         outcome = CycleOutcome(self._slot, due, command, used_fallback, missed, skipped_from,
-                               error)
+                               error, guarded)
         self.publish(outcome)
         self.late_cycles += missed
         self.fallback_total += used_fallback
@@ -203,7 +242,9 @@ class Executive:
             self.times.count = k + 1
         else:
             self.times.overflowed += 1
+        skipped_before = self.skipped_slots
         self._advance_slot(end)
+        self._verdict = CycleVerdict(missed, self.skipped_slots - skipped_before, end - wake)
         return outcome
 
     def _advance_slot(self, now_ns: int) -> None:

@@ -43,6 +43,9 @@ from edge_autopilot.planning.localization import (
     vehicle_to_world,
 )
 from edge_autopilot.planning.types import EgoMotion, ObjectList, PlanningInput, Trajectory
+from edge_autopilot.safety.monitor import SafetyDecision, SafetyMonitor
+from edge_autopilot.safety.network_check import NetworkOutputs
+from edge_autopilot.safety.timing_check import CycleTiming
 from edge_autopilot.sensors.calibration import SensorRigCalibration
 from edge_autopilot.sensors.samples import (
     CameraFrame,
@@ -54,6 +57,7 @@ from edge_autopilot.sensors.samples import (
 
 if TYPE_CHECKING:
     from edge_autopilot.perception.camera import CameraPerception
+    from edge_autopilot.runtime.executive import CycleVerdict
 
 # Without a camera class the box of a tracked object is assumed to be a car's.
 DEFAULT_OBJECT_LENGTH_M = 4.6
@@ -75,6 +79,7 @@ RAN_PERCEPTION, RAN_PLANNING, RAN_CONTROL = 1, 2, 4
 class StackConfig:
     set_speed_mps: float
     allow_lane_change: bool = False
+    safety: bool = True  # the safety monitor checks every command (off only in experiments)
 
 
 class StackPipeline:
@@ -97,6 +102,9 @@ class StackPipeline:
             self.camera = CameraPerception(perception_model, calibration.cameras)
         self._camera_batches: list[MeasurementBatch] = []
         self.networks_ran = 0
+        self.safety = SafetyMonitor(calibration=calibration,
+                                    set_speed_mps=config.set_speed_mps) if config.safety else None
+        self.decision: SafetyDecision | None = None
         self.inbox: list[SensorSample] = []
         self._batch: list[SensorSample] = []
         self.networks_loaded = planning_model is not None and control_model is not None
@@ -148,9 +156,20 @@ class StackPipeline:
         """Latest samples from the transport; never blocks, never waits."""
         self.inbox.extend(samples)
 
+    def observe(self, samples: list[SensorSample], t_ns: int) -> PlanningInput | None:
+        """Perception and fusion only: what the planner would see this cycle (training data
+        for the networks is recorded from this, so they learn on the objects the stack sees)."""
+        self.push(samples)
+        self.begin_cycle(t_ns)
+        self.run_stage(0, t_ns)
+        self.run_stage(1, t_ns)
+        return self._inp
+
     # --- executive protocol ------------------------------------------------------------------
     def begin_cycle(self, t_ns: int) -> None:
         self._batch, self.inbox = self.inbox, []
+        if self.safety is not None:
+            self.safety.update_samples(self._batch)
         for s in self._batch:
             if isinstance(s, Odometry):
                 self.poses.add(s)
@@ -194,6 +213,22 @@ class StackPipeline:
     def command(self, t_ns: int) -> ControlCommand | None:
         # None in fallback-only mode (no networks) or before the first pose
         return self._command
+
+    def guard(self, t_ns: int, candidate: ControlCommand, fallback: ControlCommand,
+              previous: CycleVerdict | None) -> ControlCommand:
+        """The safety monitor on the command about to go out (see ``safety.monitor``)."""
+        if self.safety is None:
+            return candidate
+        traj = self._traj if candidate is self._command else None
+        outputs = NetworkOutputs(
+            traj_accel_mps2=None if traj is None else traj.accel_mps2,
+            traj_lateral_offset_m=None if traj is None else traj.lateral_offset_m,
+            from_network=candidate is self._command,
+            perception_available=False)  # TODO(perception): the camera's lead range
+        timing = None if previous is None else CycleTiming(
+            previous.missed, previous.skipped_slots, previous.end_to_end_ns)
+        self.decision = self.safety.check(t_ns, candidate, fallback, None, timing, outputs)
+        return self.decision.command
 
     # --- stages ------------------------------------------------------------------------------
     def _perceive(self) -> None:

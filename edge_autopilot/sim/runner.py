@@ -172,6 +172,9 @@ class ScenarioResult:
     deadline_misses: int | None = None
     fallback_cycles: int | None = None
     cycle_ns: np.ndarray | None = field(default=None, repr=False)
+    # the safety monitor's ladder, for drivers that have one (the stack)
+    max_level: str | None = None
+    interventions: list[dict[str, Any]] | None = None
 
     def to_json(self) -> dict[str, Any]:
         def finite(x: float) -> float | None:
@@ -197,6 +200,8 @@ class ScenarioResult:
             "deadline_misses": self.deadline_misses,
             "fallback_cycles": self.fallback_cycles,
             "cycle_ms": None if self.cycle_ns is None else cycle_summary_ms(self.cycle_ns),
+            "max_level": self.max_level,
+            "interventions": self.interventions,
         }
 
 
@@ -254,12 +259,17 @@ def run_scenario(
     n = trace.n
     collision = collision_with is not None
     loop = getattr(driver, "executive", None)
+    loop_fields: dict[str, Any] = {}
     if loop is not None:
         loop_fields = {"deadline_misses": loop.deadline_misses,
                        "fallback_cycles": loop.fallback_total,
                        "cycle_ns": loop.times.end_to_end_ns[: loop.times.count].copy()}
-    else:
-        loop_fields = {}
+    safety = getattr(getattr(driver, "pipeline", None), "safety", None)
+    if safety is not None:
+        loop_fields["max_level"] = safety.ladder.max_level.name
+        loop_fields["interventions"] = [
+            {"t_s": round(e.t_ns / 1e9, 3), "level": e.level.name, "reason": ",".join(e.reasons)}
+            for e in safety.ladder.events]
     failures = evaluate_criteria(scenario.criteria, trace, collision, world.road.lane_width_m,
                                  start_s, start_centre)
     return ScenarioResult(

@@ -1,6 +1,11 @@
 """Training data for the planning and control networks: the expert driving randomised variants
 of the built-in scenarios, recorded as (features, expert output) pairs.
 
+The features are what the stack itself would see (its perception and fusion on the simulated
+sensors, see ``stack_observer``), the labels what the expert does on ground truth: a planner
+trained on ground-truth objects meets fused tracks (face points, split extended objects,
+ghosts) only at run time, and reacts to them in ways it never learned.
+
 Coverage beyond the expert's own path (the DAgger idea, Ross et al. 2011, without the
 interactive loop): in some runs the executed command is the expert's plus coloured noise, so
 the data holds states slightly off the ideal line, always labelled with what the expert would
@@ -9,6 +14,7 @@ do there. Same seed -> the same dataset, bit for bit.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,10 +33,15 @@ from edge_autopilot.planning.features import (
     encode_planning,
     planning_target,
 )
+from edge_autopilot.planning.types import PlanningInput
+from edge_autopilot.sensors.samples import SensorSample
 from edge_autopilot.sim.runner import ExpertDriver
 from edge_autopilot.sim.scenario import Scenario, builtin_scenario_paths, load_scenario
 from edge_autopilot.sim.truth_view import planning_input
 from edge_autopilot.sim.world import World
+
+# world -> a function (samples, t_ns) -> what the planner sees, or None before it sees anything
+Observer = Callable[[World], Callable[[list[SensorSample], int], PlanningInput | None]]
 
 RECORD_EVERY = 2  # cycles between recorded samples (neighbouring cycles are near-duplicates)
 NOISY_RUN_FRACTION = 0.4
@@ -100,11 +111,16 @@ def _ou_noise(n: int, rng: np.random.Generator, std: float, dt_s: float) -> np.n
     return out
 
 
-def record_run(scenario: Scenario, noisy: bool, rng: np.random.Generator
+def record_run(scenario: Scenario, noisy: bool, rng: np.random.Generator,
+               observe: Observer | None = None
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    world = World(scenario, with_sensors=False)
+    """The expert drives ``scenario``; each recorded sample pairs the network inputs with the
+    expert's output on ground truth. The inputs are what ``observe`` makes of the sensor
+    samples (the stack's own perception and fusion), or ground truth when it is None."""
+    world = World(scenario, with_sensors=observe is not None)
     expert = ExpertDriver()
     expert.reset(world)
+    seen_by = observe(world) if observe is not None else None
     cycles = round(scenario.duration_s * 100)
     steer_noise = _ou_noise(cycles, rng, STEER_NOISE_RAD if noisy else 0.0, 0.01)
     accel_noise = _ou_noise(cycles, rng, ACCEL_NOISE_MPS2 if noisy else 0.0, 0.01)
@@ -114,20 +130,22 @@ def record_run(scenario: Scenario, noisy: bool, rng: np.random.Generator
     xc = np.zeros((n_rec, CONTROL_INPUTS), np.float32)
     yc = np.zeros((n_rec, 2), np.float32)
     k = 0
+    samples: list[SensorSample] = []
     for cycle in range(cycles):
         inp = planning_input(world)
+        seen = seen_by(samples, world.t_ns) if seen_by is not None else inp
         traj = expert.planner.plan(inp)  # also updates the lane choice it planned with
         cmd = expert.controller.command(world.t_ns, inp.ego, inp.lane, traj)
-        if cycle % RECORD_EVERY == 0:
+        if cycle % RECORD_EVERY == 0 and seen is not None:
             target = ((expert.planner.target_lane or 0) - inp.lane.lane_index) \
                 * inp.lane.lane_width_m  # what choose_lane returned inside plan()
-            encode_planning(inp, target, xp[k])
+            encode_planning(seen, target, xp[k])
             yp[k] = planning_target(traj)
-            encode_control(inp.ego, inp.lane, traj, xc[k])
+            encode_control(seen.ego, seen.lane, traj, xc[k])
             yc[k] = control_target(cmd.steer_rad, cmd.accel_mps2)
             k += 1
-        world.step(ControlCommand(cmd.steer_rad + steer_noise[cycle],
-                                  cmd.accel_mps2 + accel_noise[cycle], cmd.stamp_ns))
+        samples = world.step(ControlCommand(cmd.steer_rad + steer_noise[cycle],
+                                            cmd.accel_mps2 + accel_noise[cycle], cmd.stamp_ns))
         if _collided(world):
             break
     return xp[:k], yp[:k], xc[:k], yc[:k]
@@ -140,7 +158,8 @@ def _collided(world: World) -> bool:
 
 
 def generate(variants_per_scenario: int, seed: int,
-             scenario_paths: list[Path] | None = None, progress: Any = None) -> Dataset:
+             scenario_paths: list[Path] | None = None, progress: Any = None,
+             observe: Observer | None = None) -> Dataset:
     rng = np.random.default_rng(seed)
     paths = scenario_paths or builtin_scenario_paths()
     try:
@@ -158,7 +177,7 @@ def generate(variants_per_scenario: int, seed: int,
             if variant is None:
                 continue
             noisy = made > 0 and rng.random() < NOISY_RUN_FRACTION
-            xp, yp, xc, yc = record_run(variant, noisy, rng)
+            xp, yp, xc, yc = record_run(variant, noisy, rng, observe)
             parts.append((xp, yp, xc, yc, np.full(xp.shape[0], len(runs), np.int32)))
             runs.append(variant.name)
             made += 1
@@ -166,3 +185,24 @@ def generate(variants_per_scenario: int, seed: int,
                 progress(variant.name, xp.shape[0])
     cat = [np.concatenate([p[i] for p in parts]) for i in range(5)]
     return Dataset(cat[0], cat[1], cat[2], cat[3], cat[4], runs)
+
+
+def stack_observer(models_dir: Path | None) -> Observer:
+    """Perception (when ``models_dir`` has the perception network) and fusion, as in the
+    stack, for each recorded run."""
+    from edge_autopilot.perception.onnx_session import load_model_set
+    from edge_autopilot.runtime.stack import StackConfig, StackPipeline
+
+    perception = None
+    if models_dir is not None:
+        loaded = load_model_set(models_dir, names=("perception",))
+        perception = loaded.models.get("perception")
+
+    def make(world: World) -> Callable[[list[SensorSample], int], PlanningInput | None]:
+        ego = world.scenario.ego
+        pipeline = StackPipeline(world.road, world.calibration,
+                                 StackConfig(ego.set_speed_mps, ego.allow_lane_change),
+                                 None, None, perception)
+        return pipeline.observe
+
+    return make

@@ -29,7 +29,7 @@ from edge_autopilot.planning.features import (
     PLANNING_OUTPUTS,
     STEER_SCALE_RAD,
 )
-from edge_autopilot.training.dataset import Dataset, generate
+from edge_autopilot.training.dataset import Dataset, generate, stack_observer
 
 ONNX_OPSET = 17
 HELD_OUT_FRACTION = 0.15
@@ -162,11 +162,20 @@ def manifest_entry(spec: NetSpec, path: Path) -> dict[str, Any]:
 
 def train_all(out_dir: Path, seed: int, variants: int, epochs: int,
               log: Callable[[str], None], data_path: Path | None = None,
-              scenario_paths: list[Path] | None = None) -> dict[str, Any]:
-    """Generate data, train both networks, export them and merge their manifest entries."""
+              scenario_paths: list[Path] | None = None,
+              objects: str = "fused") -> dict[str, Any]:
+    """Generate data, train both networks, export them and merge their manifest entries.
+
+    ``objects``: "fused" records the planner's inputs from the stack's own perception (the
+    perception network in ``out_dir``, when there is one) and fusion; "truth" from ground
+    truth (faster; for the imitation driver and quick experiments).
+    """
+    if objects not in ("fused", "truth"):
+        raise EdgeAutopilotError(f"objects must be 'fused' or 'truth' (got {objects!r})")
     t0 = time.monotonic()
+    observe = stack_observer(out_dir) if objects == "fused" else None
     ds: Dataset = generate(variants, seed, scenario_paths,
-                           progress=lambda name, n: log(f"  {name}: {n}"))
+                           progress=lambda name, n: log(f"  {name}: {n}"), observe=observe)
     if data_path is not None:
         ds.save(data_path)
     log(f"dataset: {ds.size} samples from {len(ds.runs)} runs "
@@ -189,7 +198,7 @@ def train_all(out_dir: Path, seed: int, variants: int, epochs: int,
     manifest["training"].update({
         "seed": seed, "variants_per_scenario": variants, "epochs": epochs,
         "samples": ds.size, "held_out_samples": int(held.sum()), "runs": len(ds.runs),
-        "features_version": FEATURES_VERSION,
+        "features_version": FEATURES_VERSION, "objects": objects,
     })
     manifest_path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     return manifest
