@@ -26,11 +26,6 @@ RADAR_RANGE_STD_PER_M = 0.004
 RADAR_AZIMUTH_STD_RAD = math.radians(0.6)
 RADAR_DOPPLER_STD_MPS = 0.3
 ULTRASONIC_RANGE_STD_M = 0.1
-# A monocular camera measures bearing well and range poorly (range from apparent size and the
-# ground contact row): a floor plus a share of the range along the line of sight.
-CAMERA_RANGE_STD_M = 0.8
-CAMERA_RANGE_STD_FRACTION = 0.08
-CAMERA_BEARING_STD_RAD = math.radians(1.0)
 
 
 @dataclass(slots=True)
@@ -232,20 +227,19 @@ def position_batch(source: str, stamp_ns: int, x_v: np.ndarray, y_v: np.ndarray,
 
 
 class Detections(Protocol):
-    """Camera detections in the vehicle frame (see perception.detection.CameraDetections)."""
+    """Camera detections in the vehicle frame (perception.detection.CameraDetections)."""
 
     x_m: np.ndarray
     y_m: np.ndarray
-    range_m: np.ndarray
     bearing_rad: np.ndarray
+    std_along_m: np.ndarray  # the network's depth error dominates: along the line of sight
+    std_across_m: np.ndarray
 
 
 def camera_batch(det: Detections, stamp_ns: int, pose: Pose2D) -> MeasurementBatch:
     """Camera detections as position measurements, uncertain mostly along the line of sight."""
-    return position_batch("camera", stamp_ns, det.x_m, det.y_m,
-                          CAMERA_RANGE_STD_M + CAMERA_RANGE_STD_FRACTION * det.range_m,
-                          np.maximum(det.range_m * CAMERA_BEARING_STD_RAD, 0.2),
-                          det.bearing_rad, pose)
+    return position_batch("camera", stamp_ns, det.x_m, det.y_m, det.std_along_m,
+                          det.std_across_m, det.bearing_rad, pose)
 
 
 def ultrasonic_batch(ranges: list[UltrasonicRange],

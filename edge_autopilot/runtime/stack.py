@@ -13,6 +13,7 @@ simulator's truth: this module imports nothing from ``sim``.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -71,6 +72,10 @@ LATERAL_TRUST_HITS = 8.0
 STAGE_BUDGETS_NS = {"perception": 3_000_000, "fusion": 2_000_000, "planning": 1_500_000,
                     "control": 1_000_000}
 
+# an object this close to the ego's centre line counts as straight ahead (ego half width plus
+# a margin) for the perception-vs-radar lead cross-check
+CAMERA_LEAD_HALF_WIDTH_M = 1.2
+
 # bits of ``StackPipeline.networks_ran``: which networks ran an inference this cycle
 RAN_PERCEPTION, RAN_PLANNING, RAN_CONTROL = 1, 2, 4
 
@@ -102,6 +107,7 @@ class StackPipeline:
             self.camera = CameraPerception(perception_model, calibration.cameras)
         self._camera_batches: list[MeasurementBatch] = []
         self.networks_ran = 0
+        self.camera_cycles = 0
         self.safety = SafetyMonitor(calibration=calibration,
                                     set_speed_mps=config.set_speed_mps) if config.safety else None
         self.decision: SafetyDecision | None = None
@@ -221,14 +227,27 @@ class StackPipeline:
             return candidate
         traj = self._traj if candidate is self._command else None
         outputs = NetworkOutputs(
+            perception_lead_range_m=self._camera_lead_m(),
             traj_accel_mps2=None if traj is None else traj.accel_mps2,
             traj_lateral_offset_m=None if traj is None else traj.lateral_offset_m,
             from_network=candidate is self._command,
-            perception_available=False)  # TODO(perception): the camera's lead range
+            perception_available=self.camera is not None and self.camera_cycles > 0)
         timing = None if previous is None else CycleTiming(
             previous.missed, previous.skipped_slots, previous.end_to_end_ns)
         self.decision = self.safety.check(t_ns, candidate, fallback, None, timing, outputs)
         return self.decision.command
+
+    def _camera_lead_m(self) -> float | None:
+        """The perception network's nearest object straight ahead (from the front bumper),
+        for the monitor's perception-vs-radar cross-check."""
+        if self.camera is None:
+            return None
+        det = self.camera.latest
+        ahead = (np.abs(det.y_m) < CAMERA_LEAD_HALF_WIDTH_M) & \
+            (det.x_m > EGO_REAR_AXLE_TO_FRONT_M)
+        if not ahead.any():
+            return None
+        return float(det.x_m[ahead].min()) - EGO_REAR_AXLE_TO_FRONT_M
 
     # --- stages ------------------------------------------------------------------------------
     def _perceive(self) -> None:
@@ -239,6 +258,7 @@ class StackPipeline:
         if not frames:
             return
         self.networks_ran |= RAN_PERCEPTION
+        self.camera_cycles += 1
         for stamp_ns, det in self.camera.detect(frames):
             pose = self.poses.at(stamp_ns)
             if pose is not None and det.count:
@@ -266,7 +286,8 @@ class StackPipeline:
             return
         self.tracks = self.tracker.tracks(t_ns, now)
         self._objects = self._track_objects(self.tracks, now.x_m, now.y_m, now.yaw_rad)
-        self._inp = self._planning_input(t_ns, self._objects)
+        if self._inp is not None:  # same instant, same pose and lane: only the objects are new
+            self._inp = dataclasses.replace(self._inp, objects=self._objects)
 
     def _track_objects(self, tracks: TrackList, x: float, y: float, yaw: float) -> ObjectList:
         n = tracks.count
