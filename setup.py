@@ -39,6 +39,7 @@ setup(
         "rich>=13.0",
         "matplotlib>=3.7",
         "onnxruntime>=1.17",
+        "pyzmq>=25",  # the supervisor's heartbeat and command channel
     ],
     extras_require={
         "test": ["pytest>=7.4", "pytest-benchmark>=4.0", "ruff>=0.5", "filterpy>=1.4.5",
