@@ -30,6 +30,7 @@ setup(
         data("config", "*.yaml"),
         data("models"),
         data("scenarios", "*.yaml"),
+        data("scenarios/faults", "*.yaml"),
     ],
     install_requires=[
         "numpy>=1.24",

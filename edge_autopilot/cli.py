@@ -323,10 +323,14 @@ def cmd_train(args: argparse.Namespace) -> int:
         if not args.quiet or not msg.startswith("  "):
             err.print(msg, markup=False)
 
-    manifest = train_all(out_dir, args.seed, args.variants, args.epochs, log, data)
+    networks = tuple(n.strip() for n in args.networks.split(",") if n.strip())
+    manifest = train_all(out_dir, args.seed, args.variants, args.epochs, log, data,
+                         objects=args.objects, networks=networks)
     out.print(f"wrote {escape(str(out_dir))}: "
-              + ", ".join(f"{k}.onnx" for k in manifest["models"]) + ", manifest.json")
+              + ", ".join(f"{k}.onnx" for k in networks) + ", manifest.json")
     for name, metrics in manifest["metrics"].items():
+        if name not in networks:
+            continue
         out.print(f"  {name}: held-out " + ", ".join(f"{k} {v}" for k, v in metrics.items()))
     return EXIT_OK
 
@@ -408,13 +412,21 @@ def build_parser() -> argparse.ArgumentParser:
     bench.set_defaults(func=cmd_bench)
 
     train = sub.add_parser(
-        "train", help="train the planning and control networks from the expert (extra: train)")
+        "train", help="train the perception, planning and control networks in the simulator "
+        "(extra: train)")
     train.add_argument("--out", metavar="DIR", help="model directory (default: models/)")
     train.add_argument("--seed", type=int, default=0, help="data and weight seed (default 0)")
     train.add_argument("--variants", type=int, default=12,
                        help="randomised runs per built-in scenario (default 12)")
     train.add_argument("--epochs", type=int, default=30, help="training epochs (default 30)")
-    train.add_argument("--save-data", metavar="FILE.npz", help="also keep the dataset")
+    train.add_argument("--save-data", metavar="FILE.npz",
+                       help="also keep the planner/controller dataset")
+    train.add_argument("--networks", default="perception,planning,control",
+                       help="which to train, comma-separated (default: all three; the others "
+                       "in --out stay as they are)")
+    train.add_argument("--objects", choices=("fused", "truth"), default="fused",
+                       help="the planner learns on the stack's own perception and fusion "
+                       "(fused, default) or on ground truth (truth: faster)")
     train.add_argument("--quiet", action="store_true", help="no per-run progress")
     train.set_defaults(func=cmd_train)
 

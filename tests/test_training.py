@@ -20,18 +20,21 @@ def _train(out: Path) -> dict:
     pytest.importorskip("onnx")
     from edge_autopilot.training.train import train_all
 
+    # all three networks, the planner's data recorded through the fresh perception network
     return train_all(out, seed=1, variants=2, epochs=2, log=lambda m: None,
-                     scenario_paths=SCENARIOS)
+                     scenario_paths=SCENARIOS, perception_variants=1, perception_epochs=1)
 
 
 def test_training_exports_verified_models_deterministically(tmp_path: Path) -> None:
     manifest = _train(tmp_path / "a")
-    assert set(manifest["models"]) == {"planning", "control"}
+    assert set(manifest["models"]) == {"perception", "planning", "control"}
+    assert manifest["training"]["objects"] == "fused"
+    assert 0.0 <= manifest["metrics"]["perception"]["recall"] <= 1.0
     assert manifest["training"]["runs"] == 4 and manifest["training"]["samples"] > 1000
     assert manifest["metrics"]["control"]["steer_rmse_rad"] >= 0.0
     on_disk = json.loads((tmp_path / "a" / "manifest.json").read_text())
     assert on_disk["models"] == manifest["models"]
-    loaded = load_model_set(tmp_path / "a", names=("planning", "control"))
+    loaded = load_model_set(tmp_path / "a")
     assert loaded.errors == []
     plan = loaded.models["planning"].run({"features": np.zeros((1, PLANNING_INPUTS),
                                                                np.float32)})[0]
@@ -39,5 +42,5 @@ def test_training_exports_verified_models_deterministically(tmp_path: Path) -> N
                                                               np.float32)})[0]
     assert plan.shape == (1, 60) and ctrl.shape == (1, 2)
     again = _train(tmp_path / "b")
-    for name in ("planning", "control"):
+    for name in ("perception", "planning", "control"):
         assert again["models"][name]["sha256"] == manifest["models"][name]["sha256"]

@@ -74,7 +74,8 @@ class Guard(Protocol):
     network or fallback, and may pass it, limit it or replace it. Never skipped."""
 
     def guard(self, t_ns: int, candidate: ControlCommand, fallback: ControlCommand,
-              previous: CycleVerdict | None) -> ControlCommand: ...
+              previous: CycleVerdict | None, stage_error: str | None = None
+              ) -> ControlCommand: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,7 +219,7 @@ class Executive:
                 # In lockstep the monitor does not see wall-clock timing: the same inputs must
                 # give the same commands whatever the machine's load.
                 checked = self.guard(t_ns, command, fallback,
-                                     self._verdict if cfg.realtime else None)
+                                     self._verdict if cfg.realtime else None, error)
             except Exception:  # the monitor failing must not stop the command going out
                 checked = fallback
                 self.guard_errors += 1

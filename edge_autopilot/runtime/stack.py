@@ -24,6 +24,7 @@ from edge_autopilot.constants import (
     EGO_REAR_AXLE_TO_BACK_M,
     EGO_REAR_AXLE_TO_FRONT_M,
     EGO_WHEELBASE_M,
+    EGO_WIDTH_M,
 )
 from edge_autopilot.control.command import ControlCommand
 from edge_autopilot.control.expert import ExpertController
@@ -72,6 +73,9 @@ LATERAL_TRUST_HITS = 8.0
 STAGE_BUDGETS_NS = {"perception": 3_000_000, "fusion": 2_000_000, "planning": 1_500_000,
                     "control": 1_000_000}
 
+# a track this far out beyond the ego's side is another lane's object, seen at its near corner
+ASIDE_MARGIN_M = 0.25
+
 # an object this close to the ego's centre line counts as straight ahead (ego half width plus
 # a margin) for the perception-vs-radar lead cross-check
 CAMERA_LEAD_HALF_WIDTH_M = 1.2
@@ -114,6 +118,9 @@ class StackPipeline:
         self.inbox: list[SensorSample] = []
         self._batch: list[SensorSample] = []
         self.networks_loaded = planning_model is not None and control_model is not None
+        self.unavailable = tuple(name for name, m in (
+            ("perception", perception_model), ("planning", planning_model),
+            ("control", control_model)) if m is None)
         if self.networks_loaded:
             from edge_autopilot.control.network import NetworkController
             from edge_autopilot.planning.network import NetworkPlanner
@@ -221,7 +228,8 @@ class StackPipeline:
         return self._command
 
     def guard(self, t_ns: int, candidate: ControlCommand, fallback: ControlCommand,
-              previous: CycleVerdict | None) -> ControlCommand:
+              previous: CycleVerdict | None, stage_error: str | None = None
+              ) -> ControlCommand:
         """The safety monitor on the command about to go out (see ``safety.monitor``)."""
         if self.safety is None:
             return candidate
@@ -231,7 +239,8 @@ class StackPipeline:
             traj_accel_mps2=None if traj is None else traj.accel_mps2,
             traj_lateral_offset_m=None if traj is None else traj.lateral_offset_m,
             from_network=candidate is self._command,
-            perception_available=self.camera is not None and self.camera_cycles > 0)
+            perception_available=self.camera is not None and self.camera_cycles > 0,
+            stage_error=stage_error, unavailable=self.unavailable)
         timing = None if previous is None else CycleTiming(
             previous.missed, previous.skipped_slots, previous.end_to_end_ns)
         self.decision = self.safety.check(t_ns, candidate, fallback, None, timing, outputs)
@@ -293,15 +302,15 @@ class StackPipeline:
         n = tracks.count
         if n == 0 or self._inp is None:
             return ObjectList.empty()
-        # A track is the middle of the object's face nearest the ego (the radar's returns from
-        # a face seen at a small angle come back at one range and average to its middle): its
-        # back seen from behind, its front seen from ahead, its side seen from alongside. The
-        # box centre is half a length, or alongside half a width, further away.
+        # A track is the object's outline point nearest the ego (what every sensor reports):
+        # the middle of its back when straight ahead, its near corner when ahead in another
+        # lane, a point of its side when alongside. The box centre is half a length further
+        # along and, off to the side, half a width further out.
         length = np.full(n, DEFAULT_OBJECT_LENGTH_M)
         width = np.full(n, DEFAULT_OBJECT_WIDTH_M)
         ahead = tracks.x_m > EGO_REAR_AXLE_TO_FRONT_M - 1.0
         behind = tracks.x_m < -EGO_REAR_AXLE_TO_BACK_M + 1.0
-        aside = ~ahead & ~behind
+        aside = (np.abs(tracks.y_m) > 0.5 * EGO_WIDTH_M + ASIDE_MARGIN_M) | (~ahead & ~behind)
         cx = tracks.x_m + np.where(ahead, 0.5, np.where(behind, -0.5, 0.0)) * length
         cy = tracks.y_m + np.where(aside, 0.5 * np.sign(tracks.y_m), 0.0) * width
         wx, wy = vehicle_to_world(x, y, yaw, cx, cy)

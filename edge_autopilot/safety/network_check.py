@@ -23,9 +23,11 @@ import numpy as np
 from edge_autopilot.control.command import ControlCommand
 from edge_autopilot.safety.config import SafetyConfig
 from edge_autopilot.safety.types import (
+    NETWORK_EXCEPTION,
     NETWORK_NAN,
     NETWORK_OUT_OF_RANGE,
     NETWORK_PERCEPTION_RADAR_DISAGREE,
+    NETWORK_UNAVAILABLE,
     Finding,
     SafetyLevel,
 )
@@ -50,6 +52,8 @@ class NetworkOutputs:
     # False: no perception network ran (not loaded, or no camera cycle yet), so there is no
     # perception lead to compare and None above does not mean "saw nothing"
     perception_available: bool = True
+    stage_error: str | None = None  # a stage that raised this cycle ("stage: Type: message")
+    unavailable: tuple[str, ...] = ()  # networks that are not loaded
 
 
 def leads_disagree(perception_m: float | None, radar_m: float | None,
@@ -116,6 +120,14 @@ class NetworkCheck:
         traj = trajectory_plausibility(outputs.traj_accel_mps2, outputs.traj_lateral_offset_m, c)
         if traj:
             found = found + traj
+        # Both drive on the rule-based fallback, which is safe but not what the vehicle was
+        # validated to drive on: DEGRADED (speed cap, larger gap) until it clears.
+        if outputs.stage_error is not None:
+            found = (*found, Finding(NETWORK_EXCEPTION, SafetyLevel.DEGRADED,
+                                     outputs.stage_error))
+        if outputs.unavailable:
+            found = (*found, Finding(NETWORK_UNAVAILABLE, SafetyLevel.DEGRADED,
+                                     "not loaded: " + ", ".join(outputs.unavailable)))
         radar = outputs.radar_lead_range_m if outputs.radar_lead_range_m is not None \
             else radar_lead_range_m
         if outputs.perception_available and \

@@ -56,6 +56,8 @@ SENSOR_CAMERA_BLACKOUT = "sensor.camera_blackout"
 NETWORK_NAN = "network.nan"
 NETWORK_OUT_OF_RANGE = "network.out_of_range"
 NETWORK_PERCEPTION_RADAR_DISAGREE = "network.perception_radar_disagree"
+NETWORK_EXCEPTION = "network.exception"  # a stage raised this cycle: the fallback went out
+NETWORK_UNAVAILABLE = "network.unavailable"  # a network did not load: fallback-only driving
 # loop timing
 TIMING_DEADLINE_MISS = "timing.deadline_miss"
 TIMING_CONSECUTIVE_MISSES = "timing.consecutive_misses"

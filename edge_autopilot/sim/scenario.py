@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from edge_autopilot.errors import RoadGeometryError, ScenarioError
 from edge_autopilot.maps.road import Road, Section
 from edge_autopilot.resources import share_dir
+from edge_autopilot.sim.faults import FaultSpec
 from edge_autopilot.sim.sensors.settings import SensorSettings
 
 BUILTIN_SCENARIO_DIR = share_dir("scenarios")
@@ -205,6 +206,8 @@ class Scenario(_Strict):
     actors: list[ActorSpec] = Field(default_factory=list)
     sensors: SensorSettings = SensorSettings()
     criteria: CriteriaSpec = CriteriaSpec()
+    # injected faults (sim.faults); the plain runner ignores them, sim.fault_matrix applies them
+    faults: list[FaultSpec] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _cross_checks(self) -> Scenario:

@@ -160,18 +160,64 @@ def manifest_entry(spec: NetSpec, path: Path) -> dict[str, Any]:
     }
 
 
+NETWORKS = ("perception", "planning", "control")
+
+
+def _read_manifest(path: Path, log: Callable[[str], None]) -> dict[str, Any]:
+    manifest: dict[str, Any] = {"format": 1, "models": {}, "training": {}, "metrics": {}}
+    if path.is_file():
+        try:
+            manifest = json.loads(path.read_text())
+        except json.JSONDecodeError:
+            log(f"{path}: unreadable, writing a new one")
+    return manifest
+
+
+def _write_manifest(path: Path, manifest: dict[str, Any]) -> None:
+    path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+
+
 def train_all(out_dir: Path, seed: int, variants: int, epochs: int,
               log: Callable[[str], None], data_path: Path | None = None,
               scenario_paths: list[Path] | None = None,
-              objects: str = "fused") -> dict[str, Any]:
-    """Generate data, train both networks, export them and merge their manifest entries.
+              objects: str = "fused",
+              networks: tuple[str, ...] = NETWORKS,
+              perception_variants: int | None = None,
+              perception_epochs: int | None = None) -> dict[str, Any]:
+    """Train the networks named in ``networks``, export them to ``out_dir`` and merge their
+    entries into its manifest (the others' entries stay as they are).
 
-    ``objects``: "fused" records the planner's inputs from the stack's own perception (the
-    perception network in ``out_dir``, when there is one) and fusion; "truth" from ground
-    truth (faster; for the imitation driver and quick experiments).
+    Perception first: the planner's data is recorded through it. ``objects``: "fused" records
+    the planner's inputs from the stack's own perception (the network in ``out_dir``) and
+    fusion; "truth" from ground truth (faster; for the imitation driver and experiments).
     """
     if objects not in ("fused", "truth"):
         raise EdgeAutopilotError(f"objects must be 'fused' or 'truth' (got {objects!r})")
+    unknown = [n for n in networks if n not in NETWORKS]
+    if unknown or not networks:
+        raise EdgeAutopilotError(f"networks to train: choose from {', '.join(NETWORKS)} "
+                                 f"(got {', '.join(networks) or 'none'})")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    manifest_path = out_dir / "manifest.json"
+    manifest = _read_manifest(manifest_path, log)
+    if "perception" in networks:
+        from edge_autopilot.training.perception_train import EPOCHS, VARIANTS, train_perception
+
+        p_variants = perception_variants or VARIANTS
+        p_epochs = perception_epochs or EPOCHS
+        entry, metrics = train_perception(out_dir, seed, log, variants=p_variants,
+                                          epochs=p_epochs, scenario_paths=scenario_paths)
+        manifest["models"]["perception"] = entry
+        manifest["metrics"]["perception"] = {k: round(v, 5) for k, v in metrics.items()}
+        manifest["training"]["perception"] = {"seed": seed, "variants_per_scenario": p_variants,
+                                              "epochs": p_epochs}
+        # written now: the planner's data is recorded through this very network
+        _write_manifest(manifest_path, manifest)
+        log(f"perception: held-out {manifest['metrics']['perception']}")
+    nets = [(spec, i) for spec, i in ((PLANNING_NET, 0), (CONTROL_NET, 1))
+            if spec.name in networks]
+    if not nets:
+        return manifest
     t0 = time.monotonic()
     observe = stack_observer(out_dir) if objects == "fused" else None
     ds: Dataset = generate(variants, seed, scenario_paths,
@@ -181,15 +227,9 @@ def train_all(out_dir: Path, seed: int, variants: int, epochs: int,
     log(f"dataset: {ds.size} samples from {len(ds.runs)} runs "
         f"({time.monotonic() - t0:.0f} s)")
     held = split_by_run(ds.run_id, len(ds.runs), seed)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    manifest_path = out_dir / "manifest.json"
-    manifest: dict[str, Any] = {"format": 1, "models": {}, "training": {}, "metrics": {}}
-    if manifest_path.is_file():
-        try:
-            manifest = json.loads(manifest_path.read_text())
-        except json.JSONDecodeError:
-            log(f"{manifest_path}: unreadable, writing a new one")
-    for spec, x, y in ((PLANNING_NET, ds.x_plan, ds.y_plan), (CONTROL_NET, ds.x_ctrl, ds.y_ctrl)):
+    data = ((ds.x_plan, ds.y_plan), (ds.x_ctrl, ds.y_ctrl))
+    for spec, i in nets:
+        x, y = data[i]
         model, metrics = train_net(spec, x, y, held, seed, epochs, log)
         path = export_onnx(model, spec, out_dir)
         manifest["models"][spec.name] = manifest_entry(spec, path)
@@ -200,5 +240,5 @@ def train_all(out_dir: Path, seed: int, variants: int, epochs: int,
         "samples": ds.size, "held_out_samples": int(held.sum()), "runs": len(ds.runs),
         "features_version": FEATURES_VERSION, "objects": objects,
     })
-    manifest_path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    _write_manifest(manifest_path, manifest)
     return manifest
