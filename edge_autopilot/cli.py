@@ -307,6 +307,86 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return code
 
 
+# --- faults ------------------------------------------------------------------------------
+FALSE_ALARM_FAMILIES = ("sensor", "network", "timing", "supervisor")
+
+
+def cmd_faults(args: argparse.Namespace) -> int:
+    from edge_autopilot.sim.fault_matrix import (
+        case_passed,
+        cases_from_scenario,
+        clean_case,
+        default_matrix,
+        fault_scenario_paths,
+        run_case,
+    )
+    from edge_autopilot.sim.runner import default_models_dir
+
+    if args.json is not None and Path(args.json).is_dir():
+        raise EdgeAutopilotError(f"{args.json}: is a directory; --json needs a file path")
+    models_dir = Path(args.models) if args.models else default_models_dir()
+    if args.models and not models_dir.is_dir():
+        raise EdgeAutopilotError(f"{models_dir}: no such models directory (--models)")
+    # the matrix: the default cases plus every fault scenario file (or the files given)
+    files = resolve_scenario_paths(list(args.paths)) if args.paths else fault_scenario_paths()
+    cases = [] if args.paths else default_matrix()
+    for path in files:
+        scenario = load_scenario(path)
+        if not scenario.faults:
+            raise ScenarioError(f"{path}: declares no faults (faults: [...])")
+        cases.extend(cases_from_scenario(scenario))
+    rows = []
+    for case in cases:
+        row = run_case(case, models_dir)
+        row["passed"] = bool(case_passed(row))
+        rows.append(row)
+        if not args.quiet:
+            err.print(f"{row['fault']} on {row['scenario']}: "
+                      f"{'pass' if row['passed'] else 'FAIL'}", markup=False)
+    table = Table(title="fault matrix")
+    for col in ("fault", "scenario", "collision", "detected", "detect ms", "safe state",
+                "safe ms", "max level", "exception"):
+        table.add_column(col, justify="left" if col in ("fault", "scenario") else "right")
+    for r in rows:
+        table.add_row(escape(r["fault"]), r["scenario"],
+                      "[red]yes[/red]" if r["collision"] else "no",
+                      "yes" if r["detected"] else "[red]no[/red]", _fmt(r["detect_ms"], 0),
+                      "yes" if r["safe_state"] else "[red]no[/red]", _fmt(r["safe_ms"], 0),
+                      str(r["max_level"]), escape(str(r["unhandled_exception"] or "-")))
+    out.print(table)
+    clean: list[dict[str, Any]] = []
+    if not args.no_clean:
+        # the other half of the requirement: no false alarm on any clean built-in scenario
+        for path in builtin_scenario_paths():
+            row = run_case(clean_case(load_scenario(path)), models_dir)
+            alarms = sorted({r for r in row["reasons"]
+                             if r.split(".")[0] in FALSE_ALARM_FAMILIES})
+            collision_reasons = sorted({r for r in row["reasons"]
+                                        if r.startswith("collision.")})
+            clean.append({"scenario": row["scenario"], "false_alarms": alarms,
+                          "collision_interventions": collision_reasons,
+                          "max_level": row["max_level"], "collision": row["collision"]})
+        table = Table(title="clean built-in scenarios (false alarms must be none)")
+        for col in ("scenario", "false alarms", "collision interventions", "max level"):
+            table.add_column(col)
+        for c in clean:
+            table.add_row(c["scenario"], escape(", ".join(c["false_alarms"])) or "none",
+                          escape(", ".join(c["collision_interventions"])) or "-",
+                          str(c["max_level"]))
+        out.print(table)
+    failed = [r for r in rows if not r["passed"]]
+    noisy = [c for c in clean if c["false_alarms"] or c["collision"]]
+    if args.json is not None:
+        write_json_atomic(Path(args.json), {"cases": rows, "clean": clean,
+                                            "summary": {"cases": len(rows),
+                                                        "failed": len(failed),
+                                                        "false_alarm_scenarios": len(noisy)}})
+        out.print(f"wrote {escape(str(args.json))}")
+    out.print(f"{len(rows) - len(failed)}/{len(rows)} fault cases handled; "
+              f"{len(noisy)} clean scenario(s) with false alarms")
+    return EXIT_OK if not failed and not noisy else EXIT_FAILED
+
+
 # --- train -------------------------------------------------------------------------------
 def cmd_train(args: argparse.Namespace) -> int:
     from edge_autopilot.sim.runner import default_models_dir
@@ -410,6 +490,19 @@ def build_parser() -> argparse.ArgumentParser:
                        "(e.g. benchmarks/deadline_gate.yaml)")
     bench.add_argument("--quiet", action="store_true", help="no progress output")
     bench.set_defaults(func=cmd_bench)
+
+    faults = sub.add_parser(
+        "faults", help="run the fault-injection matrix with the stack and check for false alarms")
+    faults.add_argument("paths", nargs="*", metavar="PATH",
+                        help="scenario files with faults: (default: the built-in matrix and "
+                        "scenarios/faults/)")
+    faults.add_argument("--models", metavar="DIR",
+                        help="model set to load (default: the installed models/)")
+    faults.add_argument("--json", metavar="FILE", help="write the cases as JSON")
+    faults.add_argument("--no-clean", action="store_true",
+                        help="skip the false-alarm check on the clean built-in scenarios")
+    faults.add_argument("--quiet", action="store_true", help="no per-case progress")
+    faults.set_defaults(func=cmd_faults)
 
     train = sub.add_parser(
         "train", help="train the perception, planning and control networks in the simulator "

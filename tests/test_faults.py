@@ -5,6 +5,7 @@ same harness raises no false alarm on clean runs."""
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -317,3 +318,29 @@ def test_harness_without_faults_drives_exactly_like_the_stack() -> None:
     n = plain.trace.n
     np.testing.assert_array_equal(plain.trace.accel_mps2[:n], wrapped.trace.accel_mps2[:n])
     assert wrapped.deadline_misses == 0
+
+
+def test_faults_command_runs_a_scenario_file_and_writes_json(tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]
+                                                             ) -> None:
+    from edge_autopilot.cli import main
+
+    out = tmp_path / "faults.json"
+    path = BUILTIN_SCENARIO_DIR / "faults" / "radar_dropout_following.yaml"
+    assert main(["faults", str(path), "--no-clean", "--quiet", "--json", str(out)]) == 0
+    js = json.loads(out.read_text())
+    (row,) = js["cases"]
+    for key in ("fault", "scenario", "collision", "detected", "detect_ms", "safe_state",
+                "safe_ms", "unhandled_exception"):
+        assert key in row
+    assert row["passed"] and js["summary"]["failed"] == 0
+
+
+def test_faults_command_refuses_a_scenario_without_faults(capsys: pytest.CaptureFixture[str]
+                                                          ) -> None:
+    from edge_autopilot.cli import main
+
+    assert main(["faults", str(BUILTIN_SCENARIO_DIR / "lead_brake_hard.yaml"),
+                 "--no-clean"]) == 2
+    err = capsys.readouterr().err
+    assert "declares no faults" in err and "Traceback" not in err

@@ -45,6 +45,7 @@ from edge_autopilot.planning.localization import (
     vehicle_to_world,
 )
 from edge_autopilot.planning.types import EgoMotion, ObjectList, PlanningInput, Trajectory
+from edge_autopilot.safety.collision import path_coordinates
 from edge_autopilot.safety.monitor import SafetyDecision, SafetyMonitor
 from edge_autopilot.safety.network_check import NetworkOutputs
 from edge_autopilot.safety.timing_check import CycleTiming
@@ -247,16 +248,20 @@ class StackPipeline:
         return self.decision.command
 
     def _camera_lead_m(self) -> float | None:
-        """The perception network's nearest object straight ahead (from the front bumper),
+        """The perception network's nearest object on the ego's path (from the front bumper,
+        along the path curved by the current yaw rate, as the monitor measures the radar's),
         for the monitor's perception-vs-radar cross-check."""
-        if self.camera is None:
+        if self.camera is None or self._inp is None:
             return None
         det = self.camera.latest
-        ahead = (np.abs(det.y_m) < CAMERA_LEAD_HALF_WIDTH_M) & \
-            (det.x_m > EGO_REAR_AXLE_TO_FRONT_M)
-        if not ahead.any():
-            return None
-        return float(det.x_m[ahead].min()) - EGO_REAR_AXLE_TO_FRONT_M
+        ego = self._inp.ego
+        curvature = ego.yaw_rate_rps / max(ego.speed_mps, 1.0)
+        best = math.inf
+        for x, y in zip(det.x_m.tolist(), det.y_m.tolist(), strict=True):
+            along, lateral = path_coordinates(x, y, curvature)
+            if abs(lateral) < CAMERA_LEAD_HALF_WIDTH_M and along > EGO_REAR_AXLE_TO_FRONT_M:
+                best = min(best, along - EGO_REAR_AXLE_TO_FRONT_M)
+        return best if math.isfinite(best) else None
 
     # --- stages ------------------------------------------------------------------------------
     def _perceive(self) -> None:

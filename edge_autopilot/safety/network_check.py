@@ -58,7 +58,13 @@ class NetworkOutputs:
 
 def leads_disagree(perception_m: float | None, radar_m: float | None,
                    config: SafetyConfig) -> bool:
-    """Range differs by > max(abs, rel x range), or one sees a near lead the other misses."""
+    """Range differs by > max(abs, rel x range), or one sees a near lead the other misses;
+    a lead outside [disagree_min_range_m, disagree_max_range_m] counts as not seen."""
+    lo, hi = config.disagree_min_range_m, config.disagree_max_range_m
+    if perception_m is not None and not lo <= perception_m <= hi:
+        perception_m = None
+    if radar_m is not None and not lo <= radar_m <= hi:
+        radar_m = None
     if perception_m is None and radar_m is None:
         return False
     if perception_m is None or radar_m is None:
