@@ -119,11 +119,20 @@ def cmd_run(args: argparse.Namespace) -> int:
             f"unknown driver {args.compare!r} for --compare; choose one of: "
             f"{', '.join(sorted(DRIVERS))}")
 
+    if args.supervisor and (args.driver != "stack" or not args.realtime):
+        raise EdgeAutopilotError(
+            "--supervisor watches the loop on the wall clock: use it with --driver stack "
+            "--realtime")
+
     def make_driver(models_dir: Path, name: str = args.driver) -> Any:
+        if args.supervisor and name == args.driver:
+            from edge_autopilot.sim.runner import SupervisedStackDriver
+
+            return SupervisedStackDriver(models_dir)
         return DRIVERS[name](models_dir, args.realtime and name == args.driver)
 
     # fail before the first scenario if a driver cannot start
-    probe = make_driver(models_dir)
+    probe = DRIVERS[args.driver](models_dir, False)
     for problem in getattr(getattr(probe, "models", None), "errors", []):
         err.print(f"[yellow]model not loaded, the stack drives on its fallback:[/yellow] "
                   f"{escape(problem)}")
@@ -467,6 +476,9 @@ def build_parser() -> argparse.ArgumentParser:
                      "by side")
     run.add_argument("--realtime", action="store_true",
                      help="run the loop on the wall clock at 100 Hz instead of in lockstep")
+    run.add_argument("--supervisor", action="store_true",
+                     help="start the safety supervisor process beside the loop (with "
+                     "--realtime): it commands the stop itself when the loop falls silent")
     run.add_argument("--models", metavar="DIR",
                      help="model set to load (default: the installed models/)")
     run.add_argument("--seed", type=int, default=None,

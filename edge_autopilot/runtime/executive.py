@@ -155,13 +155,14 @@ class Executive:
 
     def start(self, t0_ns: int | None = None) -> None:
         """Anchor the schedule: cycle k is due at t0 + k * period."""
-        self._t0_ns = self.clock_ns() if t0_ns is None else t0_ns
-        self._slot = 0
         if self.config.freeze_gc:
             # everything allocated during set-up and warm-up is long-lived: keep the collector
             # from walking it in the loop
             gc.collect()
             gc.freeze()
+        # anchored after the collection, which can take tens of ms: cycle 0 is due now
+        self._t0_ns = self.clock_ns() if t0_ns is None else t0_ns
+        self._slot = 0
 
     # --- one cycle --------------------------------------------------------------------------
     def run_cycle(self, sim_t_ns: int | None = None) -> CycleOutcome:

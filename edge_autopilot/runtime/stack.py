@@ -147,6 +147,10 @@ class StackPipeline:
         from edge_autopilot.fusion.measurements import Pose2D, position_batch
 
         pose = Pose2D(0.0, 0.0, 0.0, 10.0, 0.0)
+        poses = PoseHistory()
+        poses.add(Odometry(0, 0.0, 0.0, 0.0, 10.0, 0.0, 0.0))
+        poses.at(5_000_000)
+        self.road.frenet_of(0.0, 0.0)
         scratch = Tracker()
         for k in range(5):
             scratch.process(position_batch("warm-up", k * 50_000_000, np.array([20.0]),
@@ -164,6 +168,27 @@ class StackPipeline:
                                                  lane_geometry_at(self.road, 0.0, 1.0, 0.0),
                                                  ObjectList.empty(), 10.0))
         self.fallback_planner.reset()
+        if self.safety is not None:
+            self._warm_up_safety(scan)
+
+    def _warm_up_safety(self, scan: RadarScan) -> None:
+        """One monitor check on every kind of sample, on a throwaway monitor (its state must
+        not carry a fake radar target into the drive)."""
+        cal = self.calibration
+        scratch = SafetyMonitor(calibration=cal, set_speed_mps=self.config.set_speed_mps)
+        cam = cal.cameras[0]
+        samples: list[SensorSample] = [
+            Odometry(0, 0.0, 0.0, 0.0, 10.0, 0.0, 0.0),
+            CameraFrame(cam.name, 0, np.zeros((cam.height_px, cam.width_px, 3), np.uint8)),
+            UltrasonicRange(cal.ultrasonics[0].name, 0, math.inf, 0.15, 5.5, 1.0),
+        ]
+        for r in cal.radars:
+            samples.append(RadarScan(r.name, 0, scan.range_m, scan.azimuth_rad,
+                                     scan.elevation_rad, scan.doppler_mps, scan.amplitude_db))
+        command = ControlCommand(0.0, 0.0, 0)
+        for k in range(3):
+            scratch.update_samples(samples)
+            scratch.check(k * 10_000_000, command, command)
 
     # --- inputs (transport side) -------------------------------------------------------------
     def push(self, samples: list[SensorSample]) -> None:

@@ -14,10 +14,11 @@ import numpy as np
 from edge_autopilot.constants import CYCLE_PERIOD_S
 from edge_autopilot.control.command import ControlCommand
 from edge_autopilot.control.expert import ExpertController
-from edge_autopilot.errors import ModelError
+from edge_autopilot.errors import EdgeAutopilotError, ModelError
 from edge_autopilot.planning.expert import ExpertPlanner
 from edge_autopilot.resources import share_dir
 from edge_autopilot.runtime.timing import summarize_ns
+from edge_autopilot.safety.types import SafetyLevel
 from edge_autopilot.sensors.samples import SensorSample
 from edge_autopilot.sim.metrics import (
     RunTrace,
@@ -125,7 +126,10 @@ class StackDriver:
                                    ExecutiveConfig(realtime=self.realtime,
                                                    freeze_gc=self.freeze_gc),
                                    capacity=round(world.scenario.duration_s * 100) + 10)
-        self.executive.start()
+        if not self.realtime:
+            self.executive.start()
+        # in real time the schedule is anchored by the first cycle itself: set-up between
+        # here and there must not count as missed deadlines
 
     def step(self, world: World, samples: list[SensorSample]) -> ControlCommand:
         self.pipeline.push(samples)
@@ -133,6 +137,56 @@ class StackDriver:
 
     def close(self) -> None:
         self.executive.stop()
+
+
+class SupervisedStackDriver(StackDriver):
+    """The stack in real time with the supervisor process beside it (``run --supervisor``).
+
+    Every command goes to the supervisor as a heartbeat (pyzmq, loopback) and to the vehicle
+    through the arbiter, which takes the supervisor's commands over the loop's from the
+    moment the supervisor takes over (no command for 20 ms, or the loop process gone)."""
+
+    def __init__(self, models_dir: Path) -> None:
+        super().__init__(models_dir, realtime=True)
+        self.takeover_t_s: float | None = None
+
+    def reset(self, world: World) -> None:
+        from edge_autopilot.safety.supervisor import Heartbeat, SupervisorProcess, VehicleInterface
+
+        super().reset(world)
+        # a fresh supervisor per run, started last: it arms on the first heartbeat, and from
+        # then on 20 ms without one is a dead loop
+        self.takeover_t_s = None
+        self.heartbeat = Heartbeat()
+        self.supervisor = SupervisorProcess(self.heartbeat.endpoint)
+        self.vehicle = VehicleInterface(self.supervisor.endpoint)
+        deadline = time.monotonic() + 20.0  # PUB/SUB: both ends must be joined before it counts
+        while not self.vehicle.status and time.monotonic() < deadline:
+            self.heartbeat.send(ControlCommand(0.0, 0.0), 0.0)
+            self.vehicle.poll(5)
+        if not self.vehicle.status:
+            self.close_supervisor()
+            raise EdgeAutopilotError("the supervisor process did not answer within 20 s")
+
+    def step(self, world: World, samples: list[SensorSample]) -> ControlCommand:
+        command = super().step(world, samples)
+        pose = self.pipeline.poses.at(world.t_ns)
+        self.heartbeat.send(command, pose.speed_mps if pose is not None else 0.0)
+        self.vehicle.poll(0)
+        arbiter = self.vehicle.arbiter
+        arbiter.offer_loop(command)
+        if arbiter.source == "supervisor" and self.takeover_t_s is None:
+            self.takeover_t_s = world.t_s
+        return arbiter.current if arbiter.current is not None else command
+
+    def close_supervisor(self) -> None:
+        self.vehicle.close()
+        self.supervisor.stop()
+        self.heartbeat.close()
+
+    def close(self) -> None:
+        super().close()
+        self.close_supervisor()
 
 
 def default_models_dir() -> Path:
@@ -210,6 +264,17 @@ def cycle_summary_ms(cycle_ns: np.ndarray) -> dict[str, float | None]:
     return {"p50": s["p50"], "p99": s["p99"], "max": s["max"]}
 
 
+def _warm_up(scenario: Scenario) -> None:
+    """Two steps of a throwaway world through everything the closed loop calls, so the first
+    real cycle does not pay for loading compiled kernels (15 ms: a real-time loop's first
+    deadline)."""
+    scratch = World(scenario)
+    for _ in range(2):
+        scratch.step(ControlCommand(0.0, 0.0))
+        planning_input(scratch)
+        colliding_actor(scratch.ego, scratch.actors_truth)
+
+
 def _drive(world: World, driver: Driver, trace: RunTrace, cycles: int,
            stop_on_collision: bool) -> tuple[str | None, float | None, float, float]:
     """The closed loop; returns (collision actor, collision time, min gap, min TTC)."""
@@ -243,6 +308,7 @@ def run_scenario(
 ) -> ScenarioResult:
     """Drive ``scenario`` with ``driver``; a collision ends the run (the outcome is decided)."""
     wall0 = time.perf_counter()
+    _warm_up(scenario)
     world = World(scenario, seed=seed)
     driver.reset(world)
     cycles = round(scenario.duration_s / CYCLE_PERIOD_S)
@@ -270,6 +336,12 @@ def run_scenario(
         loop_fields["interventions"] = [
             {"t_s": round(e.t_ns / 1e9, 3), "level": e.level.name, "reason": ",".join(e.reasons)}
             for e in safety.ladder.events]
+        takeover = getattr(driver, "takeover_t_s", None)
+        if takeover is not None:
+            loop_fields["interventions"].append(
+                {"t_s": round(takeover, 3), "level": "MRM", "reason": "supervisor.takeover"})
+            if SafetyLevel[loop_fields["max_level"]] < SafetyLevel.MRM:
+                loop_fields["max_level"] = "MRM"
     failures = evaluate_criteria(scenario.criteria, trace, collision, world.road.lane_width_m,
                                  start_s, start_centre)
     return ScenarioResult(
