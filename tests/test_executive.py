@@ -159,11 +159,13 @@ class GuardedPipeline(ScriptedPipeline):
     def __init__(self, clock: FakeClock) -> None:
         super().__init__(clock)
         self.verdicts: list[object] = []
+        self.stage_errors: list[str | None] = []
         self.explode = False
 
     def guard(self, t_ns: int, candidate: ControlCommand, fallback: ControlCommand,
-              previous: object) -> ControlCommand:
+              previous: object, stage_error: str | None = None) -> ControlCommand:
         self.verdicts.append(previous)
+        self.stage_errors.append(stage_error)
         if self.explode:
             raise RuntimeError("monitor bug")
         return ControlCommand(candidate.steer_rad, min(candidate.accel_mps2, 0.2), t_ns)
@@ -202,6 +204,17 @@ def test_lockstep_keeps_wall_clock_timing_away_from_the_guard() -> None:
         ex.run_cycle(sim_t_ns=k * PERIOD)
     assert out[1].missed
     assert p.verdicts == [None] * 4  # the commands cannot depend on the machine's load
+
+
+def test_the_guard_hears_of_a_stage_that_raised() -> None:
+    ex, p, out = make_guarded(realtime=True)
+    ex.start()
+    p.raise_at.add((1, 1))
+    for _ in range(3):
+        ex.run_cycle()
+    assert p.stage_errors[0] is None and p.stage_errors[2] is None
+    assert p.stage_errors[1] == "planning: RuntimeError: network exploded"
+    assert out[1].command.accel_mps2 == -1.0  # the fallback, passed by the guard
 
 
 def test_a_failing_guard_sends_the_fallback() -> None:
