@@ -467,10 +467,11 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run scenarios closed-loop (default: all built-in)")
     run.add_argument("paths", nargs="*", metavar="PATH",
                      help="scenario files, directories, or built-in names")
-    run.add_argument("--driver", default="expert",
-                     help="who drives: expert (default: the rule-based planner on ground truth); "
-                     "stack (sensor samples only, through perception, fusion and the networks "
-                     "in the 10 ms loop); imitation (the networks fed from ground truth)")
+    run.add_argument("--driver", default="stack",
+                     help="who drives: stack (default: sensor samples only, through perception, "
+                     "fusion, the networks and the safety monitor in the 10 ms loop); expert "
+                     "(the rule-based planner on ground truth: the teacher and reference); "
+                     "imitation (the planning and control networks fed from ground truth)")
     run.add_argument("--compare", metavar="DRIVER",
                      help="also run DRIVER (e.g. expert) on each scenario and show both side "
                      "by side")

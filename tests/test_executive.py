@@ -7,6 +7,7 @@ nothing here depends on how busy the test machine is.
 from __future__ import annotations
 
 import itertools
+from typing import Any
 
 import pytest
 
@@ -63,9 +64,10 @@ class ScriptedPipeline:
 BUDGETS = {"perception": 3 * MS, "planning": 2 * MS, "control": 1 * MS}
 
 
-def make(realtime: bool = True) -> tuple[Executive, ScriptedPipeline, list[CycleOutcome]]:
+def make(realtime: bool = True, pipeline_cls: type[ScriptedPipeline] = ScriptedPipeline
+         ) -> tuple[Executive, Any, list[CycleOutcome]]:
     clock = FakeClock()
-    pipeline = ScriptedPipeline(clock)
+    pipeline = pipeline_cls(clock)
     published: list[CycleOutcome] = []
     ex = Executive(pipeline, BUDGETS, published.append,
                    ExecutiveConfig(realtime=realtime, freeze_gc=False), capacity=1000,
@@ -172,13 +174,7 @@ class GuardedPipeline(ScriptedPipeline):
 
 
 def make_guarded(realtime: bool) -> tuple[Executive, GuardedPipeline, list[CycleOutcome]]:
-    clock = FakeClock()
-    pipeline = GuardedPipeline(clock)
-    published: list[CycleOutcome] = []
-    ex = Executive(pipeline, BUDGETS, published.append,
-                   ExecutiveConfig(realtime=realtime, freeze_gc=False), capacity=1000,
-                   clock=clock)
-    return ex, pipeline, published
+    return make(realtime, GuardedPipeline)
 
 
 def test_every_command_passes_the_guard_and_its_time_is_recorded() -> None:

@@ -184,11 +184,18 @@ def test_consecutive_deadline_misses_go_to_mrm() -> None:
 
 
 def test_perception_radar_disagreement_degrades() -> None:
-    mon, feed = SafetyMonitor(SafetyConfig(), RIG, 25.0), Feed()
+    config = SafetyConfig()
+    mon, feed = SafetyMonitor(config, RIG, 25.0), Feed()
     net = NetworkOutputs(perception_lead_range_m=15.0)  # the radar sees no lead
-    d = run(mon, feed, 25, network=net)
-    assert d[18].level == SafetyLevel.NOMINAL and d[19].level == SafetyLevel.DEGRADED
-    assert d[19].reasons == ("network.perception_radar_disagree",)
+    n = config.disagree_cycles
+    d = run(mon, feed, n + 5, network=net)
+    assert d[n - 2].level == SafetyLevel.NOMINAL and d[n - 1].level == SafetyLevel.DEGRADED
+    assert d[n - 1].reasons == ("network.perception_radar_disagree",)
+    # outside the window where the camera network is specified, a miss is no disagreement
+    for far in (config.disagree_max_range_m + 5.0, config.disagree_min_range_m - 1.0):
+        mon, feed = SafetyMonitor(config, RIG, 25.0), Feed()
+        d = run(mon, feed, n + 5, network=NetworkOutputs(perception_lead_range_m=far))
+        assert all(x.level == SafetyLevel.NOMINAL for x in d)
 
 
 # --- the simulator's clean runs ------------------------------------------------------------

@@ -1,7 +1,6 @@
-"""The stack from sensor samples only (radar + ultrasonic fusion, ONNX planning and control,
-through the executive in lockstep), closed loop. Perception is not trained yet, and the stack
-keeps its lane (the rig cannot see traffic coming from behind), so scenarios that need a pass
-are not in this list; see the README's status."""
+"""The stack from sensor samples only (camera perception, radar and ultrasonic fusion, ONNX
+planning and control, the safety monitor, through the executive in lockstep), closed loop on
+every built-in scenario."""
 
 from __future__ import annotations
 
@@ -11,23 +10,28 @@ import numpy as np
 import pytest
 
 from edge_autopilot.sim.runner import StackDriver, default_models_dir, run_scenario
-from edge_autopilot.sim.scenario import load_scenario
+from edge_autopilot.sim.scenario import builtin_scenario_paths, load_scenario
 
-SCENARIOS = ["lead_brake_hard", "cut_in_short_gap", "pedestrian_crossing_near_side",
-             "stationary_car_70kph", "low_speed_obstacle", "curve_with_traffic"]
+SCENARIOS = [p.stem for p in builtin_scenario_paths()]
+FALSE_ALARM_FAMILIES = ("sensor.", "network.", "timing.", "supervisor.")
 
 
 @pytest.mark.parametrize("name", SCENARIOS)
 def test_stack_passes(name: str) -> None:
     driver = StackDriver(default_models_dir())
-    assert all("perception" in e for e in driver.models.errors)  # until it is trained
+    assert driver.models.errors == []
     result = run_scenario(load_scenario(f"scenarios/{name}.yaml"), driver)
     assert result.passed, result.failures
+    assert not result.collision
     ex = driver.executive
     assert ex.times.count == result.cycles
-    assert ex.stage_errors == 0
+    assert ex.stage_errors == 0 and ex.guard_errors == 0
     # in lockstep the networks' command goes out every cycle once a pose exists
     assert ex.fallback_total <= 2
+    # a clean scenario raises no alarm; the monitor may only act on what the physics asks for
+    assert result.interventions is not None
+    alarms = [i for i in result.interventions if i["reason"].startswith(FALSE_ALARM_FAMILIES)]
+    assert alarms == [], alarms
     js = result.to_json()
     assert js["fallback_cycles"] == ex.fallback_total
     assert js["deadline_misses"] == ex.deadline_misses
@@ -41,6 +45,11 @@ def test_stack_without_networks_drives_on_its_fallback(tmp_path: Path) -> None:
     assert result.passed, result.failures
     assert not driver.pipeline.networks_loaded
     assert driver.executive.fallback_total == result.cycles  # every command was the fallback
+    # driving on the fallback is degraded operation, and the monitor says so from the start
+    assert result.max_level == "DEGRADED"
+    assert result.interventions is not None
+    assert result.interventions[0]["reason"] == "network.unavailable"
+    assert result.interventions[0]["t_s"] <= 0.02
 
 
 def test_stack_lockstep_runs_are_bit_identical() -> None:

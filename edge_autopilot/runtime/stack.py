@@ -278,30 +278,32 @@ class StackPipeline:
         for the monitor's perception-vs-radar cross-check."""
         if self.camera is None or self._inp is None:
             return None
-        det = self.camera.latest
         ego = self._inp.ego
         curvature = ego.yaw_rate_rps / max(ego.speed_mps, 1.0)
         best = math.inf
-        for x, y in zip(det.x_m.tolist(), det.y_m.tolist(), strict=True):
-            along, lateral = path_coordinates(x, y, curvature)
-            if abs(lateral) < CAMERA_LEAD_HALF_WIDTH_M and along > EGO_REAR_AXLE_TO_FRONT_M:
-                best = min(best, along - EGO_REAR_AXLE_TO_FRONT_M)
+        for det in self.camera.latest:
+            for x, y in zip(det.x_m.tolist(), det.y_m.tolist(), strict=True):
+                along, lateral = path_coordinates(x, y, curvature)
+                if abs(lateral) < CAMERA_LEAD_HALF_WIDTH_M and along > EGO_REAR_AXLE_TO_FRONT_M:
+                    best = min(best, along - EGO_REAR_AXLE_TO_FRONT_M)
         return best if math.isfinite(best) else None
 
     # --- stages ------------------------------------------------------------------------------
     def _perceive(self) -> None:
-        """The camera network on this cycle's new frames; nothing to do on other cycles."""
+        """The camera network on one waiting frame (see perception.camera: one camera per
+        cycle); nothing to do once every new frame has had its turn."""
         if self.camera is None:
             return
-        frames = [s for s in self._batch if isinstance(s, CameraFrame)]
-        if not frames:
+        self.camera.take([s for s in self._batch if isinstance(s, CameraFrame)])
+        done = self.camera.detect_next()
+        if done is None:
             return
         self.networks_ran |= RAN_PERCEPTION
         self.camera_cycles += 1
-        for stamp_ns, det in self.camera.detect(frames):
-            pose = self.poses.at(stamp_ns)
-            if pose is not None and det.count:
-                self._camera_batches.append(camera_batch(det, stamp_ns, pose))
+        stamp_ns, det = done
+        pose = self.poses.at(stamp_ns)
+        if pose is not None and det.count:
+            self._camera_batches.append(camera_batch(det, stamp_ns, pose))
 
     def _fuse(self, t_ns: int) -> None:
         batches: list[MeasurementBatch] = list(self._camera_batches)
