@@ -61,3 +61,27 @@ def test_stack_lockstep_runs_are_bit_identical() -> None:
     for name in ("speed_mps", "accel_mps2", "steer_rad", "ego_xy_m", "actor_xy_m"):
         np.testing.assert_array_equal(getattr(a.trace, name), getattr(b.trace, name))
     assert a.interventions == b.interventions
+
+
+def test_the_safety_status_goes_out_with_every_command() -> None:
+    from edge_autopilot.safety.monitor import SafetyDecision
+    from edge_autopilot.safety.types import DiagnosticLevel, SafetyLevel
+
+    driver = StackDriver(default_models_dir())
+    published: list = []
+    scenario = load_scenario("scenarios/lead_brake_hard.yaml")
+    orig_reset = driver.reset
+
+    def reset(world):  # type: ignore[no-untyped-def]
+        orig_reset(world)
+        driver.executive.publish = published.append
+
+    driver.reset = reset  # type: ignore[method-assign]
+    result = run_scenario(scenario, driver)
+    assert len(published) == result.cycles
+    assert all(isinstance(o.safety, SafetyDecision) for o in published)
+    levels = [o.safety.level for o in published]
+    assert levels[0] == SafetyLevel.NOMINAL and max(levels) == SafetyLevel.EMERGENCY
+    emergency = next(o.safety for o in published if o.safety.level == SafetyLevel.EMERGENCY)
+    assert emergency.diagnostic_level == DiagnosticLevel.ERROR
+    assert emergency.reasons and all(r.startswith("collision.") for r in emergency.reasons)

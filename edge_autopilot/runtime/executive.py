@@ -106,6 +106,9 @@ class CycleOutcome:
     skipped_from: str | None  # first stage skipped for lack of time, if any
     error: str | None  # a stage that raised: the fallback went out
     guarded: bool = False  # the safety monitor changed the command
+    # the monitor's verdict this cycle (level, diagnostic level, reasons, findings), published
+    # with the command every cycle; None for a pipeline without a monitor
+    safety: object | None = None
 
 
 class Executive:
@@ -232,7 +235,7 @@ class Executive:
         missed = outcome_time > deadline if cfg.realtime else \
             outcome_time - wake > cfg.period_ns - cfg.publish_margin_ns
         outcome = CycleOutcome(self._slot, due, command, used_fallback, missed, skipped_from,
-                               error, guarded)
+                               error, guarded, getattr(p, "decision", None))
         self.publish(outcome)
         self.late_cycles += missed
         self.fallback_total += used_fallback
