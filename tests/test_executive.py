@@ -220,3 +220,32 @@ def test_a_failing_guard_sends_the_fallback() -> None:
     ex.run_cycle()
     assert out[0].command.accel_mps2 == -1.0 and out[0].guarded
     assert ex.guard_errors == 1
+
+
+def test_frozen_gc_collects_only_after_the_command_is_out() -> None:
+    import gc
+
+    clock = FakeClock()
+    pipeline = ScriptedPipeline(clock)
+    collected: list[int] = []
+
+    def note(phase: str, info: dict) -> None:
+        if phase == "start":
+            collected.append(info["generation"])
+
+    ex = Executive(pipeline, BUDGETS, lambda o: None,
+                   ExecutiveConfig(realtime=False, freeze_gc=True, gc_middle_every=5),
+                   capacity=100, clock=clock)
+    gc.callbacks.append(note)
+    try:
+        ex.start()
+        assert not gc.isenabled()  # no automatic pass can land inside a cycle
+        collected.clear()
+        for k in range(10):
+            ex.run_cycle(sim_t_ns=k * PERIOD)
+        # one pass per cycle at the safe point: the middle generation every 5th, never gen 2
+        assert collected == [1, 0, 0, 0, 0, 1, 0, 0, 0, 0]
+    finally:
+        ex.stop()
+        gc.callbacks.remove(note)
+    assert gc.isenabled()

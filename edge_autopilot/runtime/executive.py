@@ -93,7 +93,13 @@ class ExecutiveConfig:
     # the command must be out this long before the next cycle is due
     publish_margin_ns: int = 500_000
     realtime: bool = False
+    # Garbage collection off the deadline path: after warm-up the heap is frozen and automatic
+    # collection is off (a generation-1 pass in the middle of a cycle measured 3.7 ms, enough
+    # to push a 7 ms cycle past the deadline); instead the young generation is collected
+    # every cycle and the middle one every ``gc_middle_every`` cycles, each right after the
+    # command went out, in the cycle's slack. The oldest generation is collected at stop().
     freeze_gc: bool = True
+    gc_middle_every: int = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +169,8 @@ class Executive:
             # from walking it in the loop
             gc.collect()
             gc.freeze()
+            self._gc_was_enabled = gc.isenabled()
+            gc.disable()
         # anchored after the collection, which can take tens of ms: cycle 0 is due now
         self._t0_ns = self.clock_ns() if t0_ns is None else t0_ns
         self._slot = 0
@@ -247,8 +255,14 @@ class Executive:
             self.times.count = k + 1
         else:
             self.times.overflowed += 1
+        if cfg.freeze_gc:
+            # the safe point: this cycle's command is out, the next is not due yet
+            gc.collect(1 if self._slot % cfg.gc_middle_every == 0 else 0)
+            end_gc = self.clock_ns()
+        else:
+            end_gc = end
         skipped_before = self.skipped_slots
-        self._advance_slot(end)
+        self._advance_slot(end_gc)
         self._verdict = CycleVerdict(missed, self.skipped_slots - skipped_before, end - wake)
         return outcome
 
@@ -272,3 +286,6 @@ class Executive:
     def stop(self) -> None:
         if self.config.freeze_gc:
             gc.unfreeze()
+            if getattr(self, "_gc_was_enabled", True):
+                gc.enable()
+            gc.collect()

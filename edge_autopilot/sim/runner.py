@@ -124,7 +124,7 @@ class StackDriver:
         self.pipeline.warm_up()
         self.executive = Executive(self.pipeline, STAGE_BUDGETS_NS, lambda outcome: None,
                                    ExecutiveConfig(realtime=self.realtime,
-                                                   freeze_gc=self.freeze_gc),
+                                                   freeze_gc=self.freeze_gc or self.realtime),
                                    capacity=round(world.scenario.duration_s * 100) + 10)
         if not self.realtime:
             self.executive.start()
