@@ -29,6 +29,7 @@ from typing import Protocol
 from edge_autopilot.constants import CYCLE_PERIOD_NS
 from edge_autopilot.control.command import ControlCommand
 from edge_autopilot.runtime.timing import CycleTimes
+from edge_autopilot.safety.timing_check import CycleTiming
 
 # Sleep until this long before the due time, then spin: Linux sleeps overshoot by ~50-100 us.
 SPIN_MARGIN_NS = 300_000
@@ -74,17 +75,8 @@ class Guard(Protocol):
     network or fallback, and may pass it, limit it or replace it. Never skipped."""
 
     def guard(self, t_ns: int, candidate: ControlCommand, fallback: ControlCommand,
-              previous: CycleVerdict | None, stage_error: str | None = None
+              previous: CycleTiming | None, stage_error: str | None = None
               ) -> ControlCommand: ...
-
-
-@dataclass(frozen=True, slots=True)
-class CycleVerdict:
-    """The executive's verdict on the previous cycle, for the monitor's timing check."""
-
-    missed: bool
-    skipped_slots: int
-    end_to_end_ns: int
 
 
 @dataclass(frozen=True)
@@ -139,7 +131,8 @@ class Executive:
         # the monitor's time is recorded as one more column after the stages
         names = pipeline.stage_names + (("safety",) if self.guard is not None else ())
         self.times = CycleTimes(names, capacity)
-        self._verdict: CycleVerdict | None = None
+        # the verdict on the previous cycle, for the monitor's timing check
+        self._verdict: CycleTiming | None = None
         self.guard_errors = 0
         self.clock = clock or MonotonicClock()
         self.clock_ns = self.clock.now_ns
@@ -263,7 +256,7 @@ class Executive:
             end_gc = end
         skipped_before = self.skipped_slots
         self._advance_slot(end_gc)
-        self._verdict = CycleVerdict(missed, self.skipped_slots - skipped_before, end - wake)
+        self._verdict = CycleTiming(missed, self.skipped_slots - skipped_before, end - wake)
         return outcome
 
     def _advance_slot(self, now_ns: int) -> None:

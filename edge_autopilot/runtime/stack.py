@@ -60,7 +60,6 @@ from edge_autopilot.sensors.samples import (
 
 if TYPE_CHECKING:
     from edge_autopilot.perception.camera import CameraPerception
-    from edge_autopilot.runtime.executive import CycleVerdict
 
 # Without a camera class the box of a tracked object is assumed to be a car's.
 DEFAULT_OBJECT_LENGTH_M = 4.6
@@ -254,7 +253,7 @@ class StackPipeline:
         return self._command
 
     def guard(self, t_ns: int, candidate: ControlCommand, fallback: ControlCommand,
-              previous: CycleVerdict | None, stage_error: str | None = None
+              previous: CycleTiming | None, stage_error: str | None = None
               ) -> ControlCommand:
         """The safety monitor on the command about to go out (see ``safety.monitor``)."""
         if self.safety is None:
@@ -267,9 +266,7 @@ class StackPipeline:
             from_network=candidate is self._command,
             perception_available=self.camera is not None and self.camera_cycles > 0,
             stage_error=stage_error, unavailable=self.unavailable)
-        timing = None if previous is None else CycleTiming(
-            previous.missed, previous.skipped_slots, previous.end_to_end_ns)
-        self.decision = self.safety.check(t_ns, candidate, fallback, None, timing, outputs)
+        self.decision = self.safety.check(t_ns, candidate, fallback, None, previous, outputs)
         return self.decision.command
 
     def _camera_lead_m(self) -> float | None:
