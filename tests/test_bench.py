@@ -166,3 +166,21 @@ def test_run_realtime_holds_the_wall_clock(tmp_path: Path) -> None:
 def test_realtime_needs_a_timed_driver(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["run", "lead_brake_hard", "--driver", "expert", "--realtime"]) == 2
     assert "--realtime needs a driver" in capsys.readouterr().err
+
+
+def test_run_with_the_supervisor_stays_quiet_on_a_clean_run(tmp_path: Path) -> None:
+    """The supervisor watches the real-time loop from its own process; set-up (the GC pass,
+    the warm-up) must be over before its 20 ms watchdog arms, or it takes over at once."""
+    path = tmp_path / "realtime_check.yaml"
+    path.write_text(REALTIME_SCENARIO)
+    out = tmp_path / "sup.json"
+    assert main(["run", str(path), "--realtime", "--supervisor", "--quiet",
+                 "--json", str(out)]) == 0
+    js = json.loads(out.read_text())["scenarios"][0]
+    assert [i for i in js["interventions"] if i["reason"].startswith("supervisor.")] == []
+    assert js["cycles"] == 200
+
+
+def test_supervisor_needs_the_realtime_stack(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "lead_brake_hard", "--supervisor"]) == 2
+    assert "--supervisor watches the loop on the wall clock" in capsys.readouterr().err

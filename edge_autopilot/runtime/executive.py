@@ -133,6 +133,8 @@ class Executive:
         self.times = CycleTimes(names, capacity)
         # the verdict on the previous cycle, for the monitor's timing check
         self._verdict: CycleTiming | None = None
+        self._prepared = False
+        self._gc_was_enabled = True
         self.guard_errors = 0
         self.clock = clock or MonotonicClock()
         self.clock_ns = self.clock.now_ns
@@ -155,15 +157,22 @@ class Executive:
             pass
         return now
 
-    def start(self, t0_ns: int | None = None) -> None:
-        """Anchor the schedule: cycle k is due at t0 + k * period."""
-        if self.config.freeze_gc:
+    def prepare(self) -> None:
+        """The last of set-up: with ``freeze_gc``, one full collection (it can take 100 ms)
+        and the heap frozen. Call it before anything starts watching the loop's timing (the
+        supervisor's watchdog); start() does it if it has not been done."""
+        if self.config.freeze_gc and not self._prepared:
             # everything allocated during set-up and warm-up is long-lived: keep the collector
             # from walking it in the loop
             gc.collect()
             gc.freeze()
             self._gc_was_enabled = gc.isenabled()
             gc.disable()
+        self._prepared = True
+
+    def start(self, t0_ns: int | None = None) -> None:
+        """Anchor the schedule: cycle k is due at t0 + k * period."""
+        self.prepare()
         # anchored after the collection, which can take tens of ms: cycle 0 is due now
         self._t0_ns = self.clock_ns() if t0_ns is None else t0_ns
         self._slot = 0
@@ -277,8 +286,9 @@ class Executive:
         return self.late_cycles + self.skipped_slots
 
     def stop(self) -> None:
-        if self.config.freeze_gc:
+        if self.config.freeze_gc and self._prepared:
             gc.unfreeze()
-            if getattr(self, "_gc_was_enabled", True):
+            if self._gc_was_enabled:
                 gc.enable()
             gc.collect()
+        self._prepared = False

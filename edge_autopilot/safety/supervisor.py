@@ -48,6 +48,7 @@ import zmq
 
 from edge_autopilot.constants import CYCLE_PERIOD_NS, NS_PER_S
 from edge_autopilot.control.command import ControlCommand
+from edge_autopilot.errors import EdgeAutopilotError
 from edge_autopilot.safety.config import SafetyConfig
 from edge_autopilot.safety.fallback import mrm_command
 from edge_autopilot.safety.types import SUPERVISOR_HEARTBEAT_LOST, SUPERVISOR_TAKEOVER
@@ -434,6 +435,46 @@ class VehicleInterface:
         self.sup.close(0)
         if self.loop is not None:
             self.loop.close(0)
+
+
+class SupervisedOutput:
+    """The loop's output side when a supervisor watches it: every command goes to the
+    supervisor as a heartbeat and to the vehicle through the arbiter, which passes the
+    supervisor's commands instead from the moment it takes over.
+
+    Starts the supervisor process and waits until both PUB/SUB links are joined (a
+    heartbeat sent before that would be lost, and the watchdog must not start on a link
+    that is not there yet)."""
+
+    def __init__(self, pid: int | None = None, join_timeout_s: float = 20.0) -> None:
+        self.heartbeat = Heartbeat(pid=pid)
+        self.supervisor = SupervisorProcess(self.heartbeat.endpoint)
+        self.vehicle = VehicleInterface(self.supervisor.endpoint)
+        deadline = time.monotonic() + join_timeout_s
+        while not self.vehicle.status and time.monotonic() < deadline:
+            self.heartbeat.send(ControlCommand(0.0, 0.0), 0.0)
+            self.vehicle.poll(5)
+        if not self.vehicle.status:
+            self.close()
+            raise EdgeAutopilotError(
+                f"the supervisor process did not answer within {join_timeout_s:g} s")
+
+    @property
+    def supervisor_active(self) -> bool:
+        return self.vehicle.arbiter.source == "supervisor"
+
+    def deliver(self, command: ControlCommand, speed_mps: float) -> ControlCommand:
+        """Send the loop's command; returns what the vehicle gets."""
+        self.heartbeat.send(command, speed_mps)
+        self.vehicle.poll(0)
+        arbiter = self.vehicle.arbiter
+        arbiter.offer_loop(command)
+        return command if arbiter.current is None else arbiter.current
+
+    def close(self) -> None:
+        self.vehicle.close()
+        self.supervisor.stop()
+        self.heartbeat.close()
 
 
 if __name__ == "__main__":

@@ -236,36 +236,21 @@ class SupervisedLink:
     the supervisor's first arrives)."""
 
     def __init__(self, kill_ns: int) -> None:
-        from edge_autopilot.safety.supervisor import Heartbeat, SupervisorProcess, VehicleInterface
+        from edge_autopilot.safety.supervisor import SupervisedOutput
 
         # pid 0: the loop lives inside this simulator process, which does not die; the
         # supervisor notices the kill by the missing heartbeat alone
-        self.heartbeat = Heartbeat(pid=0)
-        self.supervisor = SupervisorProcess(self.heartbeat.endpoint)
-        self.vehicle = VehicleInterface(self.supervisor.endpoint)
+        self.output = SupervisedOutput(pid=0)
+        self.vehicle = self.output.vehicle
         self.kill_ns = kill_ns
         self._kill_wall_ns: int | None = None
-        self._wait_for_supervisor()
-
-    def _wait_for_supervisor(self) -> None:
-        # the interface must hear the supervisor before it matters (PUB/SUB joins late)
-        deadline = time.monotonic() + 20.0
-        while not self.vehicle.status and time.monotonic() < deadline:
-            self.heartbeat.send(ControlCommand(0.0, 0.0), 0.0)
-            self.vehicle.poll(5)
-        if not self.vehicle.status:
-            raise RuntimeError("no status from the supervisor process")
 
     @property
     def supervisor_active(self) -> bool:
-        return self.vehicle.arbiter.source == "supervisor"
+        return self.output.supervisor_active
 
     def loop_command(self, command: ControlCommand, speed_mps: float) -> ControlCommand:
-        self.heartbeat.send(command, speed_mps)
-        self.vehicle.poll(0)
-        self.vehicle.arbiter.offer_loop(command)
-        held = self.vehicle.arbiter.current
-        return command if held is None else held
+        return self.output.deliver(command, speed_mps)
 
     def vehicle_command(self, t_ns: int) -> tuple[ControlCommand, tuple[str, ...]]:
         now = time.monotonic_ns()
@@ -280,9 +265,7 @@ class SupervisedLink:
         return command, arbiter.reasons if self.supervisor_active else ()
 
     def close(self) -> None:
-        self.vehicle.close()
-        self.supervisor.stop()
-        self.heartbeat.close()
+        self.output.close()
 
 
 # --- cases -----------------------------------------------------------------------------------

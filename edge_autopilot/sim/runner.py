@@ -14,7 +14,7 @@ import numpy as np
 from edge_autopilot.constants import CYCLE_PERIOD_S
 from edge_autopilot.control.command import ControlCommand
 from edge_autopilot.control.expert import ExpertController
-from edge_autopilot.errors import EdgeAutopilotError, ModelError
+from edge_autopilot.errors import ModelError
 from edge_autopilot.planning.expert import ExpertPlanner
 from edge_autopilot.resources import share_dir
 from edge_autopilot.runtime.timing import summarize_ns
@@ -126,10 +126,12 @@ class StackDriver:
                                    ExecutiveConfig(realtime=self.realtime,
                                                    freeze_gc=self.freeze_gc or self.realtime),
                                    capacity=round(world.scenario.duration_s * 100) + 10)
-        if not self.realtime:
+        if self.realtime:
+            # set-up ends here (the GC pass); the schedule is anchored by the first cycle
+            # itself, so what happens between here and there is no missed deadline
+            self.executive.prepare()
+        else:
             self.executive.start()
-        # in real time the schedule is anchored by the first cycle itself: set-up between
-        # here and there must not count as missed deadlines
 
     def step(self, world: World, samples: list[SensorSample]) -> ControlCommand:
         self.pipeline.push(samples)
@@ -151,42 +153,25 @@ class SupervisedStackDriver(StackDriver):
         self.takeover_t_s: float | None = None
 
     def reset(self, world: World) -> None:
-        from edge_autopilot.safety.supervisor import Heartbeat, SupervisorProcess, VehicleInterface
+        from edge_autopilot.safety.supervisor import SupervisedOutput
 
         super().reset(world)
         # a fresh supervisor per run, started last: it arms on the first heartbeat, and from
         # then on 20 ms without one is a dead loop
         self.takeover_t_s = None
-        self.heartbeat = Heartbeat()
-        self.supervisor = SupervisorProcess(self.heartbeat.endpoint)
-        self.vehicle = VehicleInterface(self.supervisor.endpoint)
-        deadline = time.monotonic() + 20.0  # PUB/SUB: both ends must be joined before it counts
-        while not self.vehicle.status and time.monotonic() < deadline:
-            self.heartbeat.send(ControlCommand(0.0, 0.0), 0.0)
-            self.vehicle.poll(5)
-        if not self.vehicle.status:
-            self.close_supervisor()
-            raise EdgeAutopilotError("the supervisor process did not answer within 20 s")
+        self.output = SupervisedOutput()
 
     def step(self, world: World, samples: list[SensorSample]) -> ControlCommand:
         command = super().step(world, samples)
         pose = self.pipeline.poses.at(world.t_ns)
-        self.heartbeat.send(command, pose.speed_mps if pose is not None else 0.0)
-        self.vehicle.poll(0)
-        arbiter = self.vehicle.arbiter
-        arbiter.offer_loop(command)
-        if arbiter.source == "supervisor" and self.takeover_t_s is None:
+        command = self.output.deliver(command, pose.speed_mps if pose is not None else 0.0)
+        if self.output.supervisor_active and self.takeover_t_s is None:
             self.takeover_t_s = world.t_s
-        return arbiter.current if arbiter.current is not None else command
-
-    def close_supervisor(self) -> None:
-        self.vehicle.close()
-        self.supervisor.stop()
-        self.heartbeat.close()
+        return command
 
     def close(self) -> None:
         super().close()
-        self.close_supervisor()
+        self.output.close()
 
 
 def default_models_dir() -> Path:
