@@ -49,8 +49,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from edge_autopilot.control.command import ControlCommand
-from edge_autopilot.runtime.executive import Executive, ExecutiveConfig, MonotonicClock
-from edge_autopilot.runtime.stack import STAGE_BUDGETS_NS, StackConfig, StackPipeline
+from edge_autopilot.runtime.executive import MonotonicClock
+from edge_autopilot.runtime.stack import StackPipeline
 from edge_autopilot.safety.config import SafetyConfig
 from edge_autopilot.safety.types import SafetyLevel
 from edge_autopilot.sensors.samples import SensorSample
@@ -155,24 +155,21 @@ class FaultStackDriver(StackDriver):
         self.kill_ns = self.injector.loop_killed_ns()
         self.loop_side: SupervisedLink | None = None  # for loop_killed
 
-    def reset(self, world: World) -> None:
-        # as StackDriver.reset, with the fault pipeline and the chosen clock
-        ego = world.scenario.ego
-        models = self.models.models
-        pipeline = FaultPipeline(
-            world.road, world.calibration, StackConfig(ego.set_speed_mps, ego.allow_lane_change),
-            models.get("planning"), models.get("control"), models.get("perception"))
+    pipeline_class = FaultPipeline
+
+    def make_pipeline(self, world: World) -> FaultPipeline:
+        pipeline = super().make_pipeline(world)
+        assert isinstance(pipeline, FaultPipeline)
         pipeline.injector = self.injector
-        clock: VirtualClock | WallClock = VirtualClock() if self.clock_mode == "virtual" \
-            else WallClock()
-        pipeline.clock = clock
-        self.pipeline = pipeline
-        pipeline.warm_up()
-        self.executive = Executive(pipeline, STAGE_BUDGETS_NS, lambda outcome: None,
-                                   ExecutiveConfig(realtime=True, freeze_gc=False),
-                                   capacity=round(world.scenario.duration_s * 100) + 10,
-                                   clock=clock)
-        self.executive.start()
+        pipeline.clock = self._clock
+        return pipeline
+
+    def make_clock(self) -> VirtualClock | WallClock:
+        return self._clock
+
+    def reset(self, world: World) -> None:
+        self._clock = VirtualClock() if self.clock_mode == "virtual" else WallClock()
+        super().reset(world)
         self.log = CycleLog()
         if self.kill_ns is not None:
             self.loop_side = SupervisedLink(self.kill_ns)

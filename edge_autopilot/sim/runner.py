@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -30,6 +30,10 @@ from edge_autopilot.sim.metrics import (
 from edge_autopilot.sim.scenario import Scenario
 from edge_autopilot.sim.truth_view import planning_input
 from edge_autopilot.sim.world import World
+
+if TYPE_CHECKING:
+    from edge_autopilot.runtime.executive import Clock
+    from edge_autopilot.runtime.stack import StackPipeline
 
 
 class Driver(Protocol):
@@ -112,20 +116,36 @@ class StackDriver:
         self.realtime = realtime
         self.freeze_gc = freeze_gc
 
-    def reset(self, world: World) -> None:
-        from edge_autopilot.runtime.executive import Executive, ExecutiveConfig
-        from edge_autopilot.runtime.stack import STAGE_BUDGETS_NS, StackConfig, StackPipeline
+    # the stack's class (a harness puts a subclass with faults in front of the stages here)
+    pipeline_class: type[StackPipeline] | None = None
+
+    def make_pipeline(self, world: World) -> StackPipeline:
+        """The stack for this run."""
+        from edge_autopilot.runtime.stack import StackConfig, StackPipeline
 
         ego = world.scenario.ego
         models = self.models.models
-        self.pipeline = StackPipeline(
+        return (self.pipeline_class or StackPipeline)(
             world.road, world.calibration, StackConfig(ego.set_speed_mps, ego.allow_lane_change),
             models.get("planning"), models.get("control"), models.get("perception"))
+
+    def make_clock(self) -> Clock | None:
+        """The executive's clock; None: the machine's monotonic clock."""
+        return None
+
+    def reset(self, world: World) -> None:
+        from edge_autopilot.runtime.executive import Executive, ExecutiveConfig
+        from edge_autopilot.runtime.stack import STAGE_BUDGETS_NS
+
+        self.pipeline = self.make_pipeline(world)
         self.pipeline.warm_up()
+        clock = self.make_clock()
+        # on the wall clock in real time a GC pass could land inside a cycle: freeze the heap
+        freeze = self.freeze_gc or (self.realtime and clock is None)
         self.executive = Executive(self.pipeline, STAGE_BUDGETS_NS, lambda outcome: None,
-                                   ExecutiveConfig(realtime=self.realtime,
-                                                   freeze_gc=self.freeze_gc or self.realtime),
-                                   capacity=round(world.scenario.duration_s * 100) + 10)
+                                   ExecutiveConfig(realtime=self.realtime, freeze_gc=freeze),
+                                   capacity=round(world.scenario.duration_s * 100) + 10,
+                                   clock=clock)
         if self.realtime:
             # set-up ends here (the GC pass); the schedule is anchored by the first cycle
             # itself, so what happens between here and there is no missed deadline
