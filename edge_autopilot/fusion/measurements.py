@@ -154,8 +154,8 @@ def radar_batch(scan: RadarScan, calib: RadarCalibration, pose: Pose2D) -> Measu
     h = np.zeros((n_clusters, 3, 4))
     cov = np.zeros((n_clusters, 3, 3))
     _cluster_measurements(r, az_sensor, calib.yaw_rad, dop, labels, n_clusters, calib.x_m,
-                          calib.y_m, pose.x_m,
-                          pose.y_m, pose.yaw_rad, pose.speed_mps, pose.yaw_rate_rps, z, h, cov)
+                          calib.y_m, pose.x_m, pose.y_m, pose.yaw_rad, pose.speed_mps,
+                          pose.yaw_rate_rps, z, h, cov)
     return MeasurementBatch("radar", scan.stamp_ns, z, h, cov)
 
 

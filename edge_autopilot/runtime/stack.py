@@ -1,11 +1,11 @@
 """The stack as the executive runs it: sensor samples in, a command out, every cycle.
 
-Stages (DESIGN.md "One cycle"): perception (the camera network, on cycles with new frames only),
-fusion (camera detections, radar clusters and ultrasonic echoes into tracks), planning (ONNX
-planner), control (ONNX controller). The
-fallback is the classical planner and pure pursuit on the same tracks from the previous cycle,
-with no lane changes: no network, computed every cycle. When the networks did not load, the
-fallback drives (fallback-only mode).
+Stages (DESIGN.md "One cycle"): perception (the camera network on one waiting frame per
+cycle, see perception.camera), fusion (camera detections, radar clusters and ultrasonic echoes
+into tracks), planning (ONNX planner), control (ONNX controller); then the safety monitor,
+through ``guard``, on whatever command goes out. The fallback is the classical planner and pure
+pursuit on the same tracks from the previous cycle, with no lane changes: no network, computed
+every cycle. When the networks did not load, the fallback drives (fallback-only mode).
 
 The map (the road) and the ego's pose on it come from the map and odometry, not from the
 simulator's truth: this module imports nothing from ``sim``.
