@@ -96,6 +96,17 @@ def _poll_for(vehicle: VehicleInterface, seconds: float) -> None:
         vehicle.poll(min(left * 1000, 5.0))
 
 
+def _takeover_after_last_loop_ms(vehicle: VehicleInterface, what: str) -> float:
+    """Poll until the supervisor's first command arrives (2 s at most); returns how long after
+    the loop's last command it came."""
+    end = time.monotonic() + 2.0
+    while not vehicle.supervisor_commands and time.monotonic() < end:
+        vehicle.poll(1)
+    assert vehicle.supervisor_commands, what
+    assert vehicle.last_loop_rx_ns is not None
+    return (vehicle.supervisor_commands[0][0] - vehicle.last_loop_rx_ns) / 1e6
+
+
 def _check_mrm_profile(vehicle: VehicleInterface) -> None:
     cfg = SafetyConfig()
     cmds = [c for _, c in vehicle.supervisor_commands]
@@ -130,13 +141,8 @@ def test_sigkill_takeover_within_limit_with_mrm_profile(
 
     os.kill(proc.pid, signal.SIGKILL)
     kill_ns = time.monotonic_ns()
-    end = time.monotonic() + 2.0
-    while not vehicle.supervisor_commands and time.monotonic() < end:
-        vehicle.poll(1)
-    assert vehicle.supervisor_commands, "the supervisor did not take over"
+    after_last_ms = _takeover_after_last_loop_ms(vehicle, "the supervisor did not take over")
     rx_ns, first = vehicle.supervisor_commands[0]
-    assert vehicle.last_loop_rx_ns is not None
-    after_last_ms = (rx_ns - vehicle.last_loop_rx_ns) / 1e6
     after_kill_ms = (rx_ns - kill_ns) / 1e6
     internal_ms = (first.takeover_ns - first.last_valid_rx_ns) / 1e6
     print(f"\nSIGKILL: takeover {after_last_ms:.1f} ms after the last loop command "
@@ -157,13 +163,7 @@ def test_stalled_loop_watchdog_and_late_loop_commands_ignored(
     # the process is alive but stops (SIGSTOP): only the 20 ms watchdog can tell
     os.kill(proc.pid, signal.SIGSTOP)
     try:
-        end = time.monotonic() + 2.0
-        while not vehicle.supervisor_commands and time.monotonic() < end:
-            vehicle.poll(1)
-        assert vehicle.supervisor_commands, "the watchdog did not fire"
-        rx_ns, _ = vehicle.supervisor_commands[0]
-        assert vehicle.last_loop_rx_ns is not None
-        after_last_ms = (rx_ns - vehicle.last_loop_rx_ns) / 1e6
+        after_last_ms = _takeover_after_last_loop_ms(vehicle, "the watchdog did not fire")
         print(f"\nSIGSTOP: takeover {after_last_ms:.1f} ms after the last loop command")
         assert 2 * 10.0 - 1.0 <= after_last_ms <= TAKEOVER_LIMIT_MS
     finally:
