@@ -313,7 +313,8 @@ def run_scenario(
 ) -> ScenarioResult:
     """Drive ``scenario`` with ``driver``; a collision ends the run (the outcome is decided)."""
     wall0 = time.perf_counter()
-    _warm_up(scenario)
+    if getattr(driver, "realtime", False):
+        _warm_up(scenario)  # in lockstep a slow first step costs nothing
     world = World(scenario, seed=seed)
     driver.reset(world)
     cycles = round(scenario.duration_s / CYCLE_PERIOD_S)
