@@ -25,3 +25,15 @@ class RoadGeometryError(EdgeAutopilotError):
 
 class ModelError(EdgeAutopilotError):
     """A network file or its manifest is missing, corrupt or does not match."""
+
+
+class MessageError(EdgeAutopilotError):
+    """A ROS 2 message cannot be encoded, or received bytes are not a valid message."""
+
+
+class TransportError(EdgeAutopilotError):
+    """A transport (inproc, zmq, dds, ros2) cannot be set up or used as asked."""
+
+
+class RecordingError(EdgeAutopilotError):
+    """A recording (rosbag2 MCAP) is missing, unreadable, or lacks what a replay needs."""

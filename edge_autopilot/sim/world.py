@@ -19,6 +19,7 @@ from edge_autopilot.sim.scenario import Scenario
 from edge_autopilot.sim.sensors.rig import SensorRig
 from edge_autopilot.sim.truth import ActorsTruth, EgoTruth
 from edge_autopilot.sim.vehicle import VehicleParams, VehicleState, step_vehicle
+from edge_autopilot.sim.wire import actuator_command
 
 
 class World:
@@ -88,6 +89,7 @@ class World:
     # --- lockstep -------------------------------------------------------------------------
     def step(self, command: ControlCommand) -> list[SensorSample]:
         """Apply ``command`` for one period; return the samples that arrive during it."""
+        command = actuator_command(command)  # what the actuator's message can carry
         self.actors.step(self.t_s, self.dt_s, self._ego_s_m, self._ego_d_m, self._ego.speed_mps)
         self._ego = step_vehicle(
             self._ego, command.steer_rad, command.accel_mps2, self.vehicle, self.dt_s

@@ -24,6 +24,7 @@ from edge_autopilot.sensors.calibration import UltrasonicCalibration
 from edge_autopilot.sensors.samples import UltrasonicRange
 from edge_autopilot.sim.sensors.settings import UltrasonicSettings
 from edge_autopilot.sim.truth import ActorsTruth, EgoTruth
+from edge_autopilot.sim.wire import float32_exact
 
 
 @nb.njit(cache=True)
@@ -145,7 +146,10 @@ class UltrasonicArray:
         # farthest any echo can come from, measured from the ego origin (rear axle centre)
         self._reach_m = max((math.hypot(c.x_m, c.y_m) + c.max_range_m for c in calibs),
                             default=0.0)
-        self._fixed = [(c.name, c.min_range_m, c.max_range_m, 2.0 * c.half_angle_rad)
+        # sensor_msgs/Range carries float32: deliver that precision (same values in-process,
+        # over DDS and from a recording)
+        f32 = float32_exact
+        self._fixed = [(c.name, f32(c.min_range_m), f32(c.max_range_m), f32(2.0 * c.half_angle_rad))
                        for c in calibs]
 
     def measure(self, ego: EgoTruth, actors: ActorsTruth, stamp_ns: int,
@@ -154,6 +158,6 @@ class UltrasonicArray:
         noise_m = rng.standard_normal(len(self.calibs)) * self.settings.range_noise_std_m
         ranges = _ranges_m(ego.x_m, ego.y_m, ego.yaw_rad, self._mount, self._reach_m,
                            actors.x_m, actors.y_m, actors.yaw_rad, actors.length_m,
-                           actors.width_m, noise_m).tolist()
+                           actors.width_m, noise_m).astype(np.float32).astype(np.float64).tolist()
         return [UltrasonicRange(name, stamp_ns, r, r_min, r_max, fov)
                 for (name, r_min, r_max, fov), r in zip(self._fixed, ranges, strict=True)]
