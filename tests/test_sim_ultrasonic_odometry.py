@@ -13,6 +13,7 @@ from edge_autopilot.sim.sensors.odometry import OdometryModel
 from edge_autopilot.sim.sensors.settings import OdometrySettings, UltrasonicSettings
 from edge_autopilot.sim.sensors.ultrasonic import UltrasonicArray, nearest_echo_m
 from edge_autopilot.sim.truth import ActorKind, ActorsTruth, box_corners
+from edge_autopilot.sim.wire import float32_exact
 
 QUIET = UltrasonicSettings(range_noise_std_m=0.0)
 RIG = default_rig().ultrasonics
@@ -90,22 +91,24 @@ def test_full_array_front_rear_and_a_turned_ego() -> None:
     ahead = actors((ActorKind.CAR, BUMPER_X + 1.2 + 2.3, 0.0, 0.0, 0.0, 0.0))
     out = array.measure(ego_at(), ahead, 42, rng)
     assert [r.sensor_id for r in out] == [c.name for c in RIG]
-    assert all(r.stamp_ns == 42 and r.min_range_m == 0.15 and r.max_range_m == 5.5 for r in out)
+    # sensor_msgs/Range carries float32: the sensor delivers that precision (~5e-7 m at 5 m)
+    assert all(r.stamp_ns == 42 and r.min_range_m == float32_exact(0.15)
+               and r.max_range_m == 5.5 for r in out)
     by_name = {r.sensor_id: r.range_m for r in out}
-    assert by_name["front_left_center"] == pytest.approx(1.2, abs=1e-9)
-    assert by_name["front_right_center"] == pytest.approx(1.2, abs=1e-9)
+    assert by_name["front_left_center"] == pytest.approx(1.2, abs=1e-6)
+    assert by_name["front_right_center"] == pytest.approx(1.2, abs=1e-6)
     assert all(math.isinf(v) for k, v in by_name.items() if k.startswith("rear"))
     rear_x = -(4.7 - BUMPER_X)
     behind = actors((ActorKind.CAR, rear_x - 0.8 - 2.3, 0.0, 0.0, 0.0, 0.0))
     by_name = {r.sensor_id: r.range_m for r in array.measure(ego_at(), behind, 0, rng)}
-    assert by_name["rear_left_center"] == pytest.approx(0.8, abs=1e-9)
-    assert by_name["rear_right_center"] == pytest.approx(0.8, abs=1e-9)
+    assert by_name["rear_left_center"] == pytest.approx(0.8, abs=1e-6)
+    assert by_name["rear_right_center"] == pytest.approx(0.8, abs=1e-6)
     assert all(math.isinf(v) for k, v in by_name.items() if k.startswith("front"))
     # an ego facing north at (5, 7) carries its sensors with it
     north = actors((ActorKind.CAR, 5.0, 7.0 + BUMPER_X + 1.2 + 2.3, math.pi / 2, 0.0, 0.0))
     by_name = {r.sensor_id: r.range_m
                for r in array.measure(ego_at(x=5.0, y=7.0, yaw=math.pi / 2), north, 0, rng)}
-    assert by_name["front_left_center"] == pytest.approx(1.2, abs=1e-9)
+    assert by_name["front_left_center"] == pytest.approx(1.2, abs=1e-6)
     assert all(math.isinf(v) for k, v in by_name.items() if k.startswith("rear"))
 
 

@@ -138,10 +138,11 @@ def radar_to_msg(scan: RadarScan) -> RadarScanMsg:
 
 
 def radar_from_msg(msg: RadarScanMsg, sensor_id: str | None = None) -> RadarScan:
-    """A RadarScan with float64 arrays (holding the float32 wire values)."""
+    """A RadarScan with float32 arrays, as the simulator's and a real radar's driver deliver
+    them (the same dtype keeps the stack's arithmetic, and so its commands, identical)."""
     sid = _sensor_id(msg.header.frame_id, RADAR_PREFIX, sensor_id)
     table = np.array([(r.range, r.azimuth, r.elevation, r.doppler_velocity, r.amplitude)
-                      for r in msg.returns], dtype=np.float64).reshape(-1, 5)
+                      for r in msg.returns], dtype=np.float32).reshape(-1, 5)
     cols = np.ascontiguousarray(table.T)
     return RadarScan(sid, time_to_ns(msg.header.stamp), cols[0], cols[1], cols[2], cols[3],
                      cols[4])

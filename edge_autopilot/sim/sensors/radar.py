@@ -303,7 +303,4 @@ class RadarModel:
             st.range_noise_std_m, st.range_noise_per_m, self._az_std_rad,
             st.doppler_noise_std_mps, st.detection_prob, self._half_fov_rad, st.max_range_m,
         )
-        # radar_msgs/RadarReturn carries float32: the sensor delivers that precision, so the
-        # stack sees the same values in-process as over DDS or from a recording
-        out = out.astype(np.float32).astype(np.float64)
         return RadarScan(self.calib.name, stamp_ns, out[0], out[1], out[2], out[3], out[4])
