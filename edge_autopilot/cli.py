@@ -123,6 +123,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise EdgeAutopilotError(
             "--supervisor watches the loop on the wall clock: use it with --driver stack "
             "--realtime")
+    over_bus = args.transport != "inproc"
+    if over_bus and (args.driver != "stack" or args.realtime or args.supervisor
+                     or args.compare is not None):
+        raise EdgeAutopilotError(
+            f"--transport {args.transport} runs the stack's nodes in lockstep (the supervisor "
+            "included): it does not combine with --driver other than stack, --realtime, "
+            "--supervisor or --compare")
+    record_paths = _record_paths(args.record, [s for _, s in scenarios])
 
     def make_driver(models_dir: Path, name: str = args.driver) -> Any:
         if args.supervisor and name == args.driver:
@@ -150,9 +158,22 @@ def cmd_run(args: argparse.Namespace) -> int:
         transient=True,
     ) as progress:
         task = progress.add_task("scenarios", total=len(scenarios))
-        for _, scenario in scenarios:
+        for path, scenario in scenarios:
             progress.update(task, description=f"running {scenario.name}")
-            results.append(run_scenario(scenario, make_driver(models_dir), seed=args.seed))
+            recorder = None
+            if record_paths:
+                from edge_autopilot.record.recorder import RunRecorder
+
+                recorder = RunRecorder(record_paths[scenario.name], distro=args.distro)
+            if over_bus:
+                from edge_autopilot.nodes.launcher import run_over_transport
+
+                results.append(run_over_transport(
+                    path, scenario, args.transport, models_dir if args.models else None,
+                    args.seed, args.distro, tap=recorder))
+            else:
+                results.append(run_scenario(scenario, make_driver(models_dir), seed=args.seed,
+                                            tap=recorder))
             if args.compare is not None:
                 baseline.append(run_scenario(scenario, make_driver(models_dir, args.compare),
                                              seed=args.seed))
@@ -188,6 +209,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                                      "scenarios": comparison}
         write_json_atomic(Path(args.json), payload)
         out.print(f"wrote {escape(str(args.json))}")
+    for name, rec_path in record_paths.items():
+        out.print(f"recorded {escape(name)}: {escape(str(rec_path))}")
     if args.report is not None:
         from edge_autopilot.sim.report import write_report
 
@@ -204,6 +227,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     out.print(f"{summary['passed']}/{len(results)} passed, {summary['collisions']} collisions"
               f"{loop}: {verdict}")
     return EXIT_OK if not summary["failed"] else EXIT_FAILED
+
+
+def _record_paths(record: str | None, scenarios: list[Scenario]) -> dict[str, Path]:
+    """Scenario name -> its recording's path (``--record``); empty without the flag."""
+    if record is None:
+        return {}
+    base = Path(record)
+    if base.is_dir() or base.suffix != ".mcap":
+        raise EdgeAutopilotError(f"{record}: --record needs a file name ending in .mcap")
+    if not (base.parent if str(base.parent) else Path(".")).is_dir():
+        raise EdgeAutopilotError(f"{base.parent}: no such directory (--record)")
+    if len(scenarios) == 1:
+        return {scenarios[0].name: base}
+    return {s.name: base.with_name(f"{base.stem}.{s.name}.mcap") for s in scenarios}
 
 
 COMPARED = ("collision", "min_ttc_s", "progress_m", "max_jerk_mps3", "max_decel_mps2")
@@ -425,6 +462,20 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 # --- scenarios -----------------------------------------------------------------------------
+def cmd_replay(args: argparse.Namespace) -> int:
+    from edge_autopilot.record.replay import format_replay, replay
+
+    models_dir = Path(args.models) if args.models else None
+    if models_dir is not None and not models_dir.is_dir():
+        raise EdgeAutopilotError(f"{models_dir}: no such models directory (--models)")
+    report = replay(Path(args.path), models_dir)
+    out.print(format_replay(report), markup=False)
+    if args.json is not None:
+        write_json_atomic(Path(args.json), report.to_json())
+        out.print(f"wrote {escape(str(args.json))}")
+    return EXIT_OK
+
+
 def cmd_scenarios_list(args: argparse.Namespace) -> int:
     table = Table(title="built-in scenarios")
     table.add_column("name")
@@ -480,6 +531,15 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--supervisor", action="store_true",
                      help="start the safety supervisor process beside the loop (with "
                      "--realtime): it commands the stop itself when the loop falls silent")
+    run.add_argument("--transport", choices=("inproc", "zmq", "dds"), default="inproc",
+                     help="inproc (default): one process; zmq or dds: the simulator bridge, "
+                     "the loop and the supervisor as separate processes over that transport "
+                     "(dds: Cyclone DDS with ROS 2's wire names, on loopback), in lockstep")
+    run.add_argument("--distro", choices=("humble", "jazzy"), default="humble",
+                     help="ROS 2 message layouts on the wire and in recordings (default humble)")
+    run.add_argument("--record", metavar="FILE.mcap",
+                     help="record each run as a rosbag2 MCAP file (with several scenarios: "
+                     "FILE.<scenario>.mcap)")
     run.add_argument("--models", metavar="DIR",
                      help="model set to load (default: the installed models/)")
     run.add_argument("--seed", type=int, default=None,
@@ -535,6 +595,15 @@ def build_parser() -> argparse.ArgumentParser:
                        "(fused, default) or on ground truth (truth: faster)")
     train.add_argument("--quiet", action="store_true", help="no per-run progress")
     train.set_defaults(func=cmd_train)
+
+    rep = sub.add_parser(
+        "replay", help="feed a recording's inputs through the loop and compare the commands")
+    rep.add_argument("path", metavar="FILE.mcap", help="a recording made with run --record")
+    rep.add_argument("--models", metavar="DIR",
+                     help="model set to replay with (default: the installed models/); with "
+                     "other models than the recording's, the report shows how they differ")
+    rep.add_argument("--json", metavar="FILE", help="write the comparison as JSON")
+    rep.set_defaults(func=cmd_replay)
 
     scen = sub.add_parser("scenarios", help="list or validate scenario files")
     scen_sub = scen.add_subparsers(dest="scenarios_command", required=True, parser_class=_Parser)

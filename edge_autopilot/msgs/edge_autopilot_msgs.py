@@ -68,6 +68,9 @@ class LoopTiming:
     STAGE_PLANNING: ClassVar[int] = 2
     STAGE_CONTROL: ClassVar[int] = 3
     STAGE_SAFETY: ClassVar[int] = 4
+    RAN_PERCEPTION: ClassVar[int] = 1
+    RAN_PLANNING: ClassVar[int] = 2
+    RAN_CONTROL: ClassVar[int] = 4
     header: Header = field(default_factory=Header)
     cycle: int = 0
     wake_latency_ns: int = 0

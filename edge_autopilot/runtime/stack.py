@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -116,6 +117,9 @@ class StackPipeline:
                                     set_speed_mps=config.set_speed_mps) if config.safety else None
         self.decision: SafetyDecision | None = None
         self.inbox: list[SensorSample] = []
+        # on the wall clock a node sets this: the samples received since the last cycle,
+        # read at the cycle's start (after the executive's wake), not before its sleep
+        self.input_source: Callable[[], list[SensorSample]] | None = None
         self._batch: list[SensorSample] = []
         self.networks_loaded = planning_model is not None and control_model is not None
         self.unavailable = tuple(name for name, m in (
@@ -205,6 +209,8 @@ class StackPipeline:
 
     # --- executive protocol ------------------------------------------------------------------
     def begin_cycle(self, t_ns: int) -> None:
+        if self.input_source is not None:
+            self.inbox.extend(self.input_source())
         self._batch, self.inbox = self.inbox, []
         if self.safety is not None:
             self.safety.update_samples(self._batch)

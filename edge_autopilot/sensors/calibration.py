@@ -87,6 +87,7 @@ class SensorRigCalibration:
 
 
 CAMERA_NAMES = ("front", "front_left", "front_right")
+RADAR_NAMES = ("front", "rear_left", "rear_right")  # the front radar first
 ULTRASONIC_NAMES = (
     "front_left_side",
     "front_left_corner",
@@ -123,10 +124,10 @@ def default_rig(camera_width_px: int = 160, camera_height_px: int = 96) -> Senso
     corner_fov_deg, corner_range_m = 150.0, 80.0
     corner_x = -EGO_REAR_AXLE_TO_BACK_M
     radars = (
-        RadarCalibration("front", EGO_REAR_AXLE_TO_FRONT_M, 0.0, 0.5, 0.0),
-        RadarCalibration("rear_left", corner_x, half_w - 0.1, 0.5, math.radians(135.0),
+        RadarCalibration(RADAR_NAMES[0], EGO_REAR_AXLE_TO_FRONT_M, 0.0, 0.5, 0.0),
+        RadarCalibration(RADAR_NAMES[1], corner_x, half_w - 0.1, 0.5, math.radians(135.0),
                          corner_fov_deg, corner_range_m),
-        RadarCalibration("rear_right", corner_x, -half_w + 0.1, 0.5, math.radians(-135.0),
+        RadarCalibration(RADAR_NAMES[2], corner_x, -half_w + 0.1, 0.5, math.radians(-135.0),
                          corner_fov_deg, corner_range_m),
     )
     front_x = EGO_REAR_AXLE_TO_FRONT_M

@@ -50,6 +50,20 @@ class Driver(Protocol):
     def step(self, world: World, samples: list[SensorSample]) -> ControlCommand: ...
 
 
+class CycleTap(Protocol):
+    """Sees every cycle of a run: what went into the driver and what came out (a recorder).
+
+    ``on_cycle`` runs after the driver's command and before the world steps, outside the
+    loop's timing."""
+
+    def start(self, world: World, driver: Driver) -> None: ...
+
+    def on_cycle(self, t_ns: int, samples: list[SensorSample], command: ControlCommand,
+                 driver: Driver) -> None: ...
+
+    def close(self) -> None: ...
+
+
 class ExpertDriver:
     """The classical expert: plans on ground truth (the teacher and reference)."""
 
@@ -155,7 +169,8 @@ class StackDriver:
 
     def step(self, world: World, samples: list[SensorSample]) -> ControlCommand:
         self.pipeline.push(samples)
-        return self.executive.run_cycle(sim_t_ns=world.t_ns).command
+        self.last_outcome = self.executive.run_cycle(sim_t_ns=world.t_ns)
+        return self.last_outcome.command
 
     def close(self) -> None:
         self.executive.stop()
@@ -281,7 +296,8 @@ def _warm_up(scenario: Scenario) -> None:
 
 
 def _drive(world: World, driver: Driver, trace: RunTrace, cycles: int,
-           stop_on_collision: bool) -> tuple[str | None, float | None, float, float]:
+           stop_on_collision: bool, tap: CycleTap | None = None,
+           ) -> tuple[str | None, float | None, float, float]:
     """The closed loop; returns (collision actor, collision time, min gap, min TTC)."""
     samples: list[SensorSample] = []
     collision_with: str | None = None
@@ -289,6 +305,8 @@ def _drive(world: World, driver: Driver, trace: RunTrace, cycles: int,
     min_gap, min_ttc = math.inf, math.inf
     for _ in range(cycles):
         command = driver.step(world, samples)
+        if tap is not None:
+            tap.on_cycle(world.t_ns, samples, command, driver)
         t0 = time.perf_counter_ns()
         samples = world.step(command)
         step_ns = time.perf_counter_ns() - t0
@@ -310,8 +328,10 @@ def run_scenario(
     driver: Driver,
     seed: int | None = None,
     stop_on_collision: bool = True,
+    tap: CycleTap | None = None,
 ) -> ScenarioResult:
-    """Drive ``scenario`` with ``driver``; a collision ends the run (the outcome is decided)."""
+    """Drive ``scenario`` with ``driver``; a collision ends the run (the outcome is decided).
+    ``tap`` (a recorder) sees every cycle's inputs and command."""
     wall0 = time.perf_counter()
     if getattr(driver, "realtime", False):
         _warm_up(scenario)  # in lockstep a slow first step costs nothing
@@ -321,13 +341,17 @@ def run_scenario(
     trace = RunTrace(cycles, world.actors.ids)
     start_s = world.ego.s_m
     start_centre = world.road.lane_center_d(scenario.ego.lane)
+    if tap is not None:
+        tap.start(world, driver)
     try:
         collision_with, collision_t, min_gap, min_ttc = _drive(
-            world, driver, trace, cycles, stop_on_collision)
+            world, driver, trace, cycles, stop_on_collision, tap)
     finally:
         close = getattr(driver, "close", None)
         if close is not None:
             close()
+        if tap is not None:
+            tap.close()
     n = trace.n
     collision = collision_with is not None
     loop = getattr(driver, "executive", None)

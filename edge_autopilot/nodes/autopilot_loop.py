@@ -1,0 +1,207 @@
+"""The autopilot loop as a node: sensor topics in, ``/control/command`` out, every 10 ms.
+
+Subscriptions only fill buffers (the transport's receive thread); the loop runs on its own
+thread with its own clock (DESIGN.md "ROS 2"):
+
+- sim time (``use_sim_time``): lockstep with the simulator bridge. Each ``/autopilot/sim/step``
+  names, in delivery order, the sensor topics published for that cycle; the node takes exactly
+  those messages, runs the cycle at the step's time and answers with the command stamped with
+  it. The stack sees the same samples in the same order as in one process, so the run is the
+  same, bit for bit.
+- wall clock: the executive holds the 100 Hz schedule; each cycle takes whatever arrived since
+  the last one (read after the executive wakes), and never waits for input.
+
+Besides the command it publishes the loop timing and the safety state every cycle and a
+diagnostics summary once per ``diagnostics_period_s``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from edge_autopilot.control.command import ControlCommand
+from edge_autopilot.msgs import convert
+from edge_autopilot.msgs.ackermann_msgs import AckermannDriveStamped
+from edge_autopilot.msgs.diagnostic_msgs import DiagnosticArray
+from edge_autopilot.msgs.edge_autopilot_msgs import LoopTiming, SafetyState, SimStep
+from edge_autopilot.msgs.rosgraph_msgs import Clock
+from edge_autopilot.nodes.common import (
+    StopFlag,
+    make_node_bus,
+    node_params,
+    node_parser,
+    resolve_scenario,
+    run_main,
+)
+from edge_autopilot.nodes.inbox import Inbox
+from edge_autopilot.nodes.params import CommonParams, LoopParams
+from edge_autopilot.nodes.sample_topics import SensorTopics
+from edge_autopilot.nodes.status import (
+    diagnostics_msg,
+    loop_timing_msg,
+    ready_msg,
+    safety_state_msg,
+)
+from edge_autopilot.safety.types import SafetyLevel
+from edge_autopilot.sensors.samples import SensorSample
+from edge_autopilot.transport.topics import TOPIC_CLOCK as CLOCK_TOPIC
+from edge_autopilot.transport.topics import TOPIC_COMMAND as COMMAND_TOPIC
+from edge_autopilot.transport.topics import TOPIC_DIAGNOSTICS as DIAGNOSTICS_TOPIC
+from edge_autopilot.transport.topics import TOPIC_LOOP_TIMING as LOOP_TIMING_TOPIC
+from edge_autopilot.transport.topics import TOPIC_SAFETY_STATE as SAFETY_STATE_TOPIC
+from edge_autopilot.transport.topics import TOPIC_SIM_STEP as SIM_STEP_TOPIC
+
+NODE_NAME = "autopilot_loop"
+# how long a step waits for a sample it names: they were published before the step itself,
+# so only a lost best-effort sample takes this long
+SAMPLE_WAIT_S = 0.5
+
+
+class AutopilotLoopNode:
+    def __init__(self, bus: Any, params: LoopParams, common: CommonParams) -> None:
+        from edge_autopilot.sim.runner import StackDriver, default_models_dir
+        from edge_autopilot.sim.world import World
+
+        self.bus = bus
+        self.sim_time = common.use_sim_time
+        self.params = params
+        scenario = resolve_scenario(params.scenario)
+        models_dir = Path(params.models_dir) if params.models_dir else default_models_dir()
+        self.driver = StackDriver(models_dir, realtime=not self.sim_time,
+                                  freeze_gc=params.freeze_gc)
+        # the road and the rig only: a world without sensors is cheap
+        world = World(scenario, with_sensors=False)
+        self.driver.reset(world)
+        self.pipeline = self.driver.pipeline
+        self.executive = self.driver.executive
+        self.topics = SensorTopics(world.calibration)
+        self.inbox = Inbox()
+        for topic, (msg_type, _) in self.topics.by_topic.items():
+            bus.subscribe(topic, msg_type, self.inbox.callback(topic))
+        if self.sim_time:
+            bus.subscribe(SIM_STEP_TOPIC, SimStep, self.inbox.callback(SIM_STEP_TOPIC))
+            bus.subscribe(CLOCK_TOPIC, Clock, self._on_clock)
+        else:
+            self.pipeline.input_source = self._received_samples
+        self.pub_command = bus.publisher(COMMAND_TOPIC, AckermannDriveStamped)
+        self.pub_timing = bus.publisher(LOOP_TIMING_TOPIC, LoopTiming)
+        self.pub_safety = bus.publisher(SAFETY_STATE_TOPIC, SafetyState)
+        self.pub_diag = bus.publisher(DIAGNOSTICS_TOPIC, DiagnosticArray)
+        self.cycles = 0
+        self.lost_samples = 0  # named by a step, never received (a lost best-effort sample)
+        self.bad_samples = 0  # received but not usable (wrong size, encoding, values)
+        self._next_diag_ns: int | None = None
+        self._degraded_cap_mps = self.pipeline.safety.config.degraded_speed_cap_mps \
+            if self.pipeline.safety is not None else float("inf")
+
+    # --- inputs ------------------------------------------------------------------------------
+    def _to_samples(self, received: list[tuple[str, Any]]) -> list[SensorSample]:
+        samples, bad = self.topics.to_samples(received)
+        self.bad_samples += bad
+        return samples
+
+    def _received_samples(self) -> list[SensorSample]:
+        received = [(topic, msg) for topic in self.topics.by_topic
+                    for msg in self.inbox.drain(topic)]
+        out = self._to_samples(received)
+        out.sort(key=lambda s: s.stamp_ns)  # stable: one sensor's samples keep their order
+        return out
+
+    # --- one cycle ---------------------------------------------------------------------------
+    def run_cycle(self, samples: list[SensorSample], sim_t_ns: int | None) -> ControlCommand:
+        self.pipeline.push(samples)
+        outcome = self.executive.run_cycle(sim_t_ns=sim_t_ns)
+        t_ns = sim_t_ns if sim_t_ns is not None else outcome.due_ns
+        c = outcome.command
+        self.pub_command.publish(convert.command_to_msg(
+            ControlCommand(c.steer_rad, c.accel_mps2, t_ns)))
+        times = self.executive.times
+        row = times.count - 1
+        if row >= 0:
+            self.pub_timing.publish(loop_timing_msg(t_ns, self.cycles, outcome, times, row,
+                                                    self.pipeline.networks_ran))
+        decision = outcome.safety
+        level = getattr(decision, "level", SafetyLevel.NOMINAL)
+        cap = self._degraded_cap_mps if level >= SafetyLevel.DEGRADED else float("inf")
+        self.pub_safety.publish(safety_state_msg(t_ns, decision, outcome.guarded, cap))
+        if self._next_diag_ns is None or t_ns >= self._next_diag_ns:
+            self._publish_diagnostics(t_ns, decision)
+            self._next_diag_ns = t_ns + round(self.params.diagnostics_period_s * 1e9)
+        self.cycles += 1
+        return c
+
+    def _publish_diagnostics(self, t_ns: int, decision: Any) -> None:
+        level = int(getattr(decision, "diagnostic_level", 0))
+        reasons = ",".join(getattr(decision, "reasons", ()))
+        self.pub_diag.publish(diagnostics_msg(
+            t_ns, NODE_NAME, level, reasons or "ok",
+            {"cycles": str(self.cycles), "deadline_misses": str(self.executive.deadline_misses),
+             "fallback_cycles": str(self.executive.fallback_total),
+             "lost_samples": str(self.lost_samples), "bad_samples": str(self.bad_samples),
+             "pid": str(os.getpid())}))
+
+    # --- lockstep ----------------------------------------------------------------------------
+    def _on_clock(self, _msg: Clock) -> None:
+        # Before the first step the simulator's /clock is its handshake: answering 'ready'
+        # tells it both directions of discovery are done (it hears us, we heard it).
+        if self.cycles == 0:
+            self.pub_diag.publish(ready_msg(NODE_NAME))
+
+    def step_lockstep(self, timeout_s: float) -> bool:
+        """Run the cycle of the next simulator step; False when none came within timeout."""
+        step = self.inbox.pop(SIM_STEP_TOPIC, timeout_s)
+        if step is None:
+            return False
+        received: list[tuple[str, Any]] = []
+        for topic in step.topics:
+            if topic not in self.topics.by_topic:
+                self.bad_samples += 1
+                continue
+            msg = self.inbox.pop(topic, SAMPLE_WAIT_S)
+            if msg is None:
+                self.lost_samples += 1
+                continue
+            received.append((topic, msg))
+        self.run_cycle(self._to_samples(received), convert.time_to_ns(step.header.stamp))
+        return True
+
+    def spin(self, stop: StopFlag) -> None:
+        if self.sim_time:
+            while not stop.is_set:
+                self.step_lockstep(timeout_s=0.1)
+        else:
+            self.executive.prepare()
+            while not stop.is_set:
+                self.run_cycle([], None)
+
+    def close(self) -> None:
+        self.driver.close()
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    ap = node_parser("edge-autopilot-loop", "The 10 ms autopilot loop as a node.")
+    ap.add_argument("--scenario", help="road and ego settings: a scenario file or built-in name")
+    ap.add_argument("--models", metavar="DIR", help="model directory (default: installed)")
+    args = ap.parse_args(argv)
+    params, common = node_params(LoopParams, NODE_NAME, args,
+                                 {"scenario": args.scenario, "models_dir": args.models})
+    stop = StopFlag()
+    with make_node_bus(common, NODE_NAME) as bus:
+        node = AutopilotLoopNode(bus, params, common)
+        try:
+            node.spin(stop)
+        finally:
+            node.close()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run_main(_main, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,95 @@
+"""The full loop's traffic over each transport: how long from a cycle's first sensor message
+published to its command received, and how much of that is the transport (the round trip less
+the loop's own cycle time, which the loop reports per cycle on /autopilot/loop_timing).
+
+inproc runs the loop node on a thread of this process; zmq and dds run it (and the supervisor)
+as separate processes, exactly as ``run --transport`` does. All in lockstep, so every cycle's
+traffic is one burst: the cycle's sensor messages, the step, the clock, then the command, the
+loop timing and the safety state back.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edge_autopilot.nodes.autopilot_loop import NODE_NAME as LOOP_NODE
+from edge_autopilot.nodes.autopilot_loop import AutopilotLoopNode
+from edge_autopilot.nodes.common import StopFlag
+from edge_autopilot.nodes.launcher import NodeProcesses, free_domain_id
+from edge_autopilot.nodes.params import CommonParams, LoopParams
+from edge_autopilot.nodes.sim_bridge import BusDriver, run_bus_scenario
+
+# messages the loop sends back per cycle: command, loop timing, safety state
+LOOP_MESSAGES_PER_CYCLE = 3
+
+
+def _percentiles_ms(ns: np.ndarray) -> dict[str, float | None]:
+    if ns.size == 0:
+        return {"p50": None, "p99": None, "max": None}
+    p50, p99 = np.percentile(ns / 1e6, [50.0, 99.0])
+    return {"p50": round(float(p50), 4), "p99": round(float(p99), 4),
+            "max": round(float(ns.max() / 1e6), 4)}
+
+
+def _figures(kind: str, driver: BusDriver, result: Any, wall_s: float) -> dict[str, Any]:
+    rtt = np.asarray(driver.round_trip_ns, dtype=np.int64)
+    answered = rtt >= 0
+    cycle = np.full(rtt.shape, -1, dtype=np.int64)
+    for t in driver.timing:
+        if 0 <= t.cycle < cycle.size:
+            cycle[t.cycle] = t.end_to_end_ns
+    both = answered & (cycle >= 0)
+    transport = rtt[both] - cycle[both]
+    messages = driver.published + LOOP_MESSAGES_PER_CYCLE * int(answered.sum())
+    return {
+        "transport": kind,
+        "cycles": int(rtt.size),
+        "lost_commands": int((~answered).sum()),
+        "round_trip_ms": _percentiles_ms(rtt[answered]),
+        "loop_cycle_ms": _percentiles_ms(cycle[cycle >= 0]),
+        "transport_ms": _percentiles_ms(transport),
+        "messages": messages,
+        "messages_per_s": round(messages / wall_s, 1) if wall_s > 0 else None,
+        "wall_s": round(wall_s, 3),
+        "passed": bool(result.passed),
+    }
+
+
+def bench_transport(kind: str, scenario_path: Path, scenario: Any, distro: str = "humble",
+                    models_dir: Path | None = None) -> dict[str, Any]:
+    """One lockstep run of ``scenario`` over ``kind``, with its latency figures."""
+    from edge_autopilot.transport import make_bus
+
+    if kind == "inproc":
+        with make_bus("inproc", distro=distro) as bus:
+            node = AutopilotLoopNode(
+                bus, LoopParams(scenario=str(scenario_path),
+                                models_dir=str(models_dir) if models_dir else "",
+                                freeze_gc=False),
+                CommonParams(transport="inproc", distro=distro, use_sim_time=True))
+            stop = StopFlag(handle_signals=False)
+            thread = threading.Thread(target=node.spin, args=(stop,), daemon=True)
+            thread.start()
+            try:
+                driver = BusDriver(bus, distro, expect=(LOOP_NODE,))
+                t0 = time.perf_counter()
+                result = run_bus_scenario(scenario, driver)
+                wall = time.perf_counter() - t0
+            finally:
+                stop.event.set()
+                thread.join(5.0)
+                node.close()
+        return _figures(kind, driver, result, wall)
+    domain_id = free_domain_id()
+    with NodeProcesses(scenario_path, kind, domain_id, distro, models_dir) as nodes, \
+            make_bus(kind, distro=distro, domain_id=domain_id) as bus:
+        driver = BusDriver(bus, distro, node_problem=nodes.problem)
+        t0 = time.perf_counter()
+        result = run_bus_scenario(scenario, driver)
+        wall = time.perf_counter() - t0
+    return _figures(kind, driver, result, wall)

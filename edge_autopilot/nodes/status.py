@@ -1,0 +1,53 @@
+"""The loop's outputs besides the command: loop timing, safety state, diagnostics messages."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from edge_autopilot.msgs.builtin_interfaces import Time
+from edge_autopilot.msgs.diagnostic_msgs import DiagnosticArray, DiagnosticStatus, KeyValue
+from edge_autopilot.msgs.edge_autopilot_msgs import LoopTiming, SafetyState
+from edge_autopilot.msgs.std_msgs import Header
+from edge_autopilot.runtime.timing import CycleTimes
+
+NS_PER_S = 1_000_000_000
+
+
+def header(t_ns: int, frame_id: str = "base_link") -> Header:
+    return Header(stamp=Time(sec=t_ns // NS_PER_S, nanosec=t_ns % NS_PER_S), frame_id=frame_id)
+
+
+def loop_timing_msg(t_ns: int, cycle: int, outcome: Any, times: CycleTimes, row: int,
+                    networks_ran: int) -> LoopTiming:
+    """The cycle's timing row (``times`` at ``row``) as the message; -1 marks a skipped stage."""
+    return LoopTiming(
+        header=header(t_ns), cycle=cycle,
+        wake_latency_ns=int(times.wake_latency_ns[row]),
+        stage_ns=tuple(int(x) for x in times.stage_ns[row]),
+        end_to_end_ns=int(times.end_to_end_ns[row]),
+        deadline_missed=bool(outcome.missed), fallback=bool(outcome.used_fallback),
+        networks_ran=int(networks_ran))
+
+
+def safety_state_msg(t_ns: int, decision: Any, guarded: bool, speed_cap_mps: float) -> SafetyState:
+    """The monitor's verdict (``SafetyDecision``; None before the monitor's first cycle)."""
+    if decision is None:
+        return SafetyState(header=header(t_ns), level=0, reasons=(), command_replaced=guarded,
+                           speed_cap_mps=float("inf"))
+    return SafetyState(header=header(t_ns), level=int(decision.level),
+                       reasons=tuple(decision.reasons), command_replaced=guarded,
+                       speed_cap_mps=speed_cap_mps)
+
+
+def diagnostics_msg(t_ns: int, name: str, level: int, message: str,
+                    values: dict[str, str]) -> DiagnosticArray:
+    status = DiagnosticStatus(level=level, name=name, message=message,
+                              hardware_id="edge_autopilot",
+                              values=tuple(KeyValue(key=k, value=v) for k, v in values.items()))
+    return DiagnosticArray(header=header(t_ns), status=(status,))
+
+
+def ready_msg(node_name: str) -> DiagnosticArray:
+    """A node's answer to the simulator's handshake."""
+    return diagnostics_msg(0, node_name, 0, "ready", {"pid": str(os.getpid())})
