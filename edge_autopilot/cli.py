@@ -462,6 +462,46 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 # --- scenarios -----------------------------------------------------------------------------
+def cmd_bench_transport(args: argparse.Namespace) -> int:
+    from edge_autopilot.nodes.bus_bench import bench_transport
+
+    kinds = [k.strip() for k in args.transports.split(",") if k.strip()]
+    unknown = [k for k in kinds if k not in ("inproc", "zmq", "dds")]
+    if unknown or not kinds:
+        raise EdgeAutopilotError(f"--transports: unknown {', '.join(unknown) or '(none)'}; "
+                                 "choose from inproc, zmq, dds")
+    if args.duration <= 0.0:
+        raise EdgeAutopilotError("--duration must be > 0")
+    if args.json is not None and Path(args.json).is_dir():
+        raise EdgeAutopilotError(f"{args.json}: is a directory; --json needs a file path")
+    (path, scenario), *_ = _load_all([args.scenario])
+    scenario = scenario.model_copy(update={"duration_s": args.duration})
+    rows = []
+    for kind in kinds:
+        if not args.quiet:
+            err.print(f"  {kind}: {scenario.name}, {args.duration:g} s lockstep ...",
+                      markup=False)
+        rows.append(bench_transport(kind, path, scenario, args.distro))
+    table = Table(title=f"the loop's traffic per cycle, {scenario.name} ({args.distro}), "
+                  "lockstep: sensors published -> command received")
+    for col in ("transport", "cycles", "lost cmds", "round trip p50/p99 ms",
+                "loop cycle p50/p99 ms", "transport p50/p99/max ms", "msgs/s"):
+        table.add_column(col, justify="left" if col == "transport" else "right")
+    for r in rows:
+        def pair(d: dict[str, Any], keys: tuple[str, ...] = ("p50", "p99")) -> str:
+            return "/".join(_fmt(d[k], 3) for k in keys)
+        table.add_row(r["transport"], str(r["cycles"]), str(r["lost_commands"]),
+                      pair(r["round_trip_ms"]), pair(r["loop_cycle_ms"]),
+                      pair(r["transport_ms"], ("p50", "p99", "max")),
+                      _fmt(r["messages_per_s"], 0))
+    out.print(table)
+    if args.json is not None:
+        write_json_atomic(Path(args.json), {"scenario": scenario.name, "distro": args.distro,
+                                            "transports": rows})
+        out.print(f"wrote {escape(str(args.json))}")
+    return EXIT_OK
+
+
 def cmd_replay(args: argparse.Namespace) -> int:
     from edge_autopilot.record.replay import format_replay, replay
 
@@ -595,6 +635,20 @@ def build_parser() -> argparse.ArgumentParser:
                        "(fused, default) or on ground truth (truth: faster)")
     train.add_argument("--quiet", action="store_true", help="no per-run progress")
     train.set_defaults(func=cmd_train)
+
+    bt = sub.add_parser(
+        "bench-transport",
+        help="the loop's traffic over inproc, zmq and dds: latency and messages per second")
+    bt.add_argument("--transports", default="inproc,zmq,dds",
+                    help="comma-separated (default inproc,zmq,dds)")
+    bt.add_argument("--scenario", default="cut_in_short_gap",
+                    help="scenario file or built-in name (default cut_in_short_gap)")
+    bt.add_argument("--duration", type=float, default=10.0,
+                    help="simulated seconds per transport (default 10)")
+    bt.add_argument("--distro", choices=("humble", "jazzy"), default="humble")
+    bt.add_argument("--json", metavar="FILE", help="write the figures as JSON")
+    bt.add_argument("--quiet", action="store_true", help="no progress output")
+    bt.set_defaults(func=cmd_bench_transport)
 
     rep = sub.add_parser(
         "replay", help="feed a recording's inputs through the loop and compare the commands")

@@ -84,6 +84,15 @@ def test_bad_scenario_stops_before_anything_runs(tmp_path: Path,
         (["run", "--seed", "-3", "lead_brake_hard"], "--seed must be >= 0"),
         (["scenarios", "validate", "missing.yaml"], "no such scenario file"),
         (["bogus"], "invalid choice"),
+        (["run", "--transport", "dds", "--driver", "expert", "lead_brake_hard"],
+         "runs the stack's nodes in lockstep"),
+        (["run", "--transport", "zmq", "--realtime", "lead_brake_hard"],
+         "runs the stack's nodes in lockstep"),
+        (["run", "--record", "out.bag", "lead_brake_hard"], "ending in .mcap"),
+        (["run", "--record", "/no/such/dir/x.mcap", "lead_brake_hard"], "no such directory"),
+        (["replay", "missing.mcap"], "no such recording"),
+        (["replay", "missing.mcap", "--models", "/no/such/models"], "no such models directory"),
+        (["bench-transport", "--transports", "pigeon"], "unknown pigeon"),
     ],
 )
 def test_user_mistakes_exit_2_with_one_message(argv: list[str], message: str,
@@ -120,3 +129,27 @@ def test_run_with_report_writes_index_and_plots(tmp_path: Path) -> None:
     assert main(["run", str(scen), "--report", str(rep), "--quiet"]) == 0
     assert (rep / "index.html").read_text().count("short_follow") >= 2
     assert (rep / "short_follow.png").stat().st_size > 20_000
+
+
+def test_record_then_replay_is_identical(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    scen = tmp_path / "short_follow.yaml"
+    scen.write_text(SHORT.replace("duration_s: 3", "duration_s: 1"))
+    rec = tmp_path / "run.mcap"
+    assert main(["run", str(scen), "--record", str(rec), "--quiet"]) == 0
+    assert rec.is_file()
+    assert f"recorded short_follow: {rec}" in capsys.readouterr().out
+    report = tmp_path / "replay.json"
+    assert main(["replay", str(rec), "--json", str(report)]) == 0
+    data = json.loads(report.read_text())
+    div = data["divergence"]
+    assert div["cycles_compared"] == div["identical_cycles"] == 100
+    assert div["differing_cycles"] == 0 and div["first_divergent_t_ns"] is None
+
+
+def test_replay_of_a_file_that_is_not_a_recording(tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture) -> None:
+    junk = tmp_path / "junk.mcap"
+    junk.write_bytes(b"not an mcap file at all")
+    assert main(["replay", str(junk)]) == 2
+    err = capsys.readouterr().err
+    assert "junk.mcap" in err and "Traceback" not in err

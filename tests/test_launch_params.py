@@ -135,3 +135,32 @@ def test_invalid_parameters_are_clear_errors(tmp_path: Path, text: str, expected
 def test_missing_parameter_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="no such parameter file"):
         load_params(LoopParams, "autopilot_loop", tmp_path / "nope.yaml")
+
+
+def test_ros_args_params_file_and_p_values(tmp_path: Path) -> None:
+    """What ros2 launch passes: --ros-args --params-file FILE -p name:=value."""
+    import argparse
+
+    from edge_autopilot.nodes.common import node_params, node_parser
+
+    p = _write(tmp_path, "safety_supervisor:\n  ros__parameters: {timeout_ms: 30.0}\n")
+    ap = node_parser("safety_supervisor", "")
+    args = ap.parse_args(["--ros-args", "--params-file", str(p), "-p", "use_sim_time:=true",
+                          "-r", "__node:=safety_supervisor"])
+    assert isinstance(args, argparse.Namespace)
+    sup, common = node_params(SupervisorParams, "safety_supervisor", args)
+    assert sup.timeout_ms == 30.0 and common.use_sim_time is True
+    bad = ap.parse_args(["--ros-args", "-p", "timeout_ms"])
+    with pytest.raises(ConfigError, match="expected name:=value"):
+        node_params(SupervisorParams, "safety_supervisor", bad)
+
+
+@pytest.mark.parametrize("module", ["autopilot_loop", "safety_supervisor", "sim_bridge",
+                                    "mcap_recorder"])
+def test_node_mains_report_bad_parameters_without_a_traceback(
+        module: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    mod = __import__(f"edge_autopilot.nodes.{module}", fromlist=["main"])
+    p = _write(tmp_path, f"{module}:\n  ros__parameters: {{no_such_parameter: 1}}\n")
+    assert mod.main(["--params", str(p)]) == 2
+    err = capsys.readouterr().err
+    assert "no_such_parameter: unknown parameter" in err and "Traceback" not in err

@@ -473,38 +473,9 @@ def test_sequences_accept_lists_and_arrays() -> None:
 # field_layout is enough to build the Cyclone DDS type (what the dds transport does)
 
 
-@cache
-def idl_struct(cls: type, distro: Distro) -> Any:
-    idl = pytest.importorskip("cyclonedds.idl")
-    t = pytest.importorskip("cyclonedds.idl.types")
-    prims = {"bool": bool, "byte": t.byte, "char": t.uint8, "int8": t.int8, "uint8": t.uint8,
-             "int16": t.int16, "uint16": t.uint16, "int32": t.int32, "uint32": t.uint32,
-             "int64": t.int64, "uint64": t.uint64, "float32": t.float32, "float64": t.float64}
-    annotations: dict[str, Any] = {}
-    for f in field_layout(cls, distro):
-        el: Any = (prims[f.element_type] if f.kind is FieldKind.PRIMITIVE
-                   else str if f.kind is FieldKind.STRING
-                   else idl_struct(message_type(f.element_type), distro))
-        if f.container is Container.ARRAY:
-            el = t.array[el, f.length]
-        elif f.container is Container.SEQUENCE:
-            el = t.sequence[el]
-        annotations[f.name] = el
-    return idl.make_idl_struct(cls.__name__ + "_", dds_type_name(cls).replace("::", "."),
-                               annotations)
-
-
 def to_idl(msg: Any, distro: Distro) -> Any:
-    kwargs: dict[str, Any] = {}
-    for f in field_layout(type(msg), distro):
-        value = getattr(msg, f.name)
-        if f.kind is FieldKind.MESSAGE:
-            value = (to_idl(value, distro) if f.container is Container.SINGLE
-                     else [to_idl(v, distro) for v in value])
-        elif f.container is not Container.SINGLE:
-            value = list(value)
-        kwargs[f.name] = value
-    return idl_struct(type(msg), distro)(**kwargs)
+    dds_types = pytest.importorskip("edge_autopilot.transport.dds_types")
+    return dds_types.to_idl(msg, distro)
 
 
 @pytest.mark.parametrize("distro", DISTROS)

@@ -134,3 +134,41 @@ def test_supervisor_takes_over_when_the_loop_node_goes_silent() -> None:
     braking = (tr.accel_cmd_mps2[:n][after] < 0.0) | (tr.speed_mps[:n][after] < 0.1)
     assert braking.all()
     assert tr.speed_mps[n - 1] < tr.speed_mps[int(silent_after_s * 100)] - 2.0
+
+
+def test_recorder_node_writes_what_went_over_the_bus(tmp_path: Path) -> None:
+    from edge_autopilot.nodes.mcap_recorder import McapRecorderNode
+    from edge_autopilot.nodes.params import RecorderParams
+    from edge_autopilot.record import open_recording
+
+    domain = 103
+    out = tmp_path / "bus.mcap"
+    with _bus(domain, LOOP_NODE) as loop_bus, _bus(domain, "recorder") as rec_bus, \
+            _bus(domain, "sim_bridge") as sim_bus:
+        loop = AutopilotLoopNode(loop_bus, LoopParams(scenario=str(_scenario_path()),
+                                                      freeze_gc=False), _common(domain))
+        recorder = McapRecorderNode(rec_bus, RecorderParams(output=str(out)), "humble",
+                                    use_sim_time=True)
+        thread = _NodeThread(loop)
+        try:
+            driver = BusDriver(sim_bus, command_timeout_s=10.0, expect=(LOOP_NODE,))
+            result = run_bus_scenario(_short(1.0), driver)
+        finally:
+            thread.halt()
+            loop.close()
+        recorder.close()
+    assert out.is_file() and not list(tmp_path.glob("*.partial"))
+    with open_recording(out, require_edge_autopilot=False) as rec:
+        counts: dict[str, int] = {}
+        last_t = 0
+        for topic, t_ns, _msg in rec.messages():
+            counts[topic] = counts.get(topic, 0) + 1
+            assert t_ns >= 0
+            last_t = max(last_t, t_ns)
+    n = result.cycles
+    assert counts["/control/command"] == counts["/autopilot/sim/step"] == n == 100
+    assert counts["/autopilot/loop_timing"] == n
+    assert counts["/sensing/camera/front/image_raw"] > 0 and counts["/vehicle/odometry"] > 0
+    assert counts["/vehicle/acceleration"] == counts["/vehicle/odometry"]
+    # log times are the simulator's clock (use_sim_time)
+    assert 0.9e9 <= last_t <= 1.0e9

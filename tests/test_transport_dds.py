@@ -29,11 +29,8 @@ from cyclonedds.topic import Topic
 
 from edge_autopilot.errors import TransportError
 from edge_autopilot.msgs import (
-    Container,
-    FieldKind,
     deserialize,
     field_layout,
-    message_type,
     ros_type,
     serialize,
 )
@@ -55,7 +52,7 @@ from edge_autopilot.msgs.sensor_msgs import Image, Range
 from edge_autopilot.msgs.std_msgs import Header
 from edge_autopilot.transport import make_bus
 from edge_autopilot.transport.dds import loopback_config
-from edge_autopilot.transport.dds_types import idl_type
+from edge_autopilot.transport.dds_types import from_idl, idl_type, to_idl
 
 DOMAIN = 10 + os.getpid() % 200  # this module uses DOMAIN .. DOMAIN + 9 (all <= 232)
 TIMEOUT_S = 5.0
@@ -117,33 +114,6 @@ def sample_messages() -> list[Any]:
 
 
 # --- converting our dataclasses to and from cyclonedds' own IdlStruct samples ---
-
-
-def to_idl(msg: Any, distro: str = "humble") -> Any:
-    kwargs = {}
-    for f in field_layout(type(msg), distro):
-        value = getattr(msg, f.name)
-        if f.kind is FieldKind.MESSAGE:
-            value = (to_idl(value, distro) if f.container is Container.SINGLE
-                     else [to_idl(v, distro) for v in value])
-        elif f.container is not Container.SINGLE:
-            value = list(value)
-        kwargs[f.name] = value
-    return idl_type(ros_type(type(msg)), distro)(**kwargs)
-
-
-def from_idl(sample: Any, msg_type: type, distro: str = "humble") -> Any:
-    kwargs = {}
-    for f in field_layout(msg_type, distro):
-        value = getattr(sample, f.name)
-        if f.kind is FieldKind.MESSAGE:
-            nested = message_type(f.element_type)
-            value = (from_idl(value, nested, distro) if f.container is Container.SINGLE
-                     else tuple(from_idl(v, nested, distro) for v in value))
-        elif f.container is not Container.SINGLE:
-            value = bytes(value) if f.element_type in ("uint8", "byte", "char") else tuple(value)
-        kwargs[f.name] = value
-    return msg_type(**kwargs)
 
 
 def _padded(data: bytes) -> bytes:

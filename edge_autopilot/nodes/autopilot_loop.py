@@ -183,7 +183,7 @@ class AutopilotLoopNode:
 
 
 def _main(argv: Sequence[str] | None) -> int:
-    ap = node_parser("edge-autopilot-loop", "The 10 ms autopilot loop as a node.")
+    ap = node_parser("autopilot_loop", "The 10 ms autopilot loop as a node.")
     ap.add_argument("--scenario", help="road and ego settings: a scenario file or built-in name")
     ap.add_argument("--models", metavar="DIR", help="model directory (default: installed)")
     args = ap.parse_args(argv)

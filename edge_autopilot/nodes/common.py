@@ -10,7 +10,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from edge_autopilot.errors import EdgeAutopilotError, ScenarioError
+import yaml
+
+from edge_autopilot.errors import ConfigError, EdgeAutopilotError, ScenarioError
 from edge_autopilot.nodes.params import CommonParams, NodeParams, load_params
 from edge_autopilot.sim.scenario import Scenario, load_scenario, resolve_scenario_paths
 
@@ -35,14 +37,38 @@ def node_parser(prog: str, description: str) -> argparse.ArgumentParser:
     return ap
 
 
+def ros_arguments(tokens: list[str] | None) -> tuple[str | None, dict[str, Any]]:
+    """The parameter file and ``-p name:=value`` parameters from ROS 2's ``--ros-args``
+    (what ``ros2 run`` and ``ros2 launch`` pass); remappings and log settings are ignored."""
+    params_file: str | None = None
+    values: dict[str, Any] = {}
+    it = iter(tokens or [])
+    for tok in it:
+        if tok == "--params-file":
+            params_file = next(it, None)
+        elif tok in ("-p", "--param"):
+            item = next(it, "")
+            name, sep, raw = item.partition(":=")
+            if not sep or not name:
+                raise ConfigError(f"--ros-args {tok} {item!r}: expected name:=value")
+            values[name] = yaml.safe_load(raw) if raw else ""
+    return params_file, values
+
+
 def node_params(model: type[P], node_name: str, args: argparse.Namespace,
                 overrides: dict[str, Any] | None = None) -> tuple[P, CommonParams]:
-    flags: dict[str, Any] = {"transport": args.transport, "distro": args.distro,
-                             "domain_id": args.domain_id}
+    """Parameters from, lowest first: the file (``--params``, else ``--ros-args
+    --params-file``), ``--ros-args -p`` values, then this node's own flags."""
+    ros_file, ros_values = ros_arguments(args.ros_args)
+    flags: dict[str, Any] = dict(ros_values)
+    for key, value in (("transport", args.transport), ("distro", args.distro),
+                       ("domain_id", args.domain_id)):
+        if value is not None:
+            flags[key] = value
     if args.use_sim_time is not None:
         flags["use_sim_time"] = args.use_sim_time == "true"
-    flags.update(overrides or {})
-    return load_params(model, node_name, args.params, flags)
+    flags.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    return load_params(model, node_name, args.params or ros_file, flags)
 
 
 def make_node_bus(common: CommonParams, node_name: str) -> Any:

@@ -34,18 +34,6 @@ class Inbox:
 
         return put
 
-    def pop(self, topic: str, timeout_s: float = 0.0) -> Any | None:
-        """The oldest message on ``topic``, waiting up to ``timeout_s``; None if none came."""
-        queue = self._queues[topic]
-        deadline = time.monotonic() + timeout_s
-        with self._cond:
-            while not queue:
-                left = deadline - time.monotonic()
-                if left <= 0.0:
-                    return None
-                self._cond.wait(left)
-            return queue.popleft()
-
     def wait_pending(self, topic: str, timeout_s: float) -> bool:
         """Wait up to ``timeout_s`` for a message on ``topic`` without taking it."""
         queue = self._queues[topic]
@@ -57,6 +45,13 @@ class Inbox:
                     return False
                 self._cond.wait(left)
             return True
+
+    def pop(self, topic: str, timeout_s: float = 0.0) -> Any | None:
+        """The oldest message on ``topic``, waiting up to ``timeout_s``; None if none came."""
+        if not self.wait_pending(topic, timeout_s):
+            return None
+        # one consumer per topic: what was there is still there
+        return self._queues[topic].popleft()
 
     def drain(self, topic: str) -> list[Any]:
         queue = self._queues[topic]

@@ -142,7 +142,7 @@ class SupervisorNode:
 
 
 def _main(argv: Sequence[str] | None) -> int:
-    ap = node_parser("edge-autopilot-supervisor",
+    ap = node_parser("safety_supervisor",
                      "The safety supervisor: commands the stop when the loop goes silent.")
     ap.add_argument("--timeout-ms", type=float, help="silence before takeover (default 20)")
     args = ap.parse_args(argv)

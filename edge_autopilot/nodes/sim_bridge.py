@@ -217,7 +217,7 @@ def run_bus_scenario(scenario: Any, driver: BusDriver, seed: int | None = None,
 
 
 def _main(argv: Sequence[str] | None) -> int:
-    ap = node_parser("edge-autopilot-sim", "The simulator bridge: sensors out, commands in.")
+    ap = node_parser("sim_bridge", "The simulator bridge: sensors out, commands in.")
     ap.add_argument("--scenario", help="scenario file or built-in name")
     ap.add_argument("--seed", type=int)
     ap.add_argument("--no-supervisor", action="store_true",

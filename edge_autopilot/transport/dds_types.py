@@ -62,3 +62,33 @@ def _field_type(f: FieldSpec, distro: Distro) -> Any:
     if f.container is Container.SEQUENCE:
         return t.sequence[element]
     return element
+
+
+def to_idl(msg: Any, distro: Distro = "humble") -> Any:
+    """Our message as a cyclonedds sample of its generated type (interop with plain Cyclone
+    DDS programs, and the reference our raw bytes are checked against)."""
+    kwargs = {}
+    for f in field_layout(type(msg), distro):
+        value = getattr(msg, f.name)
+        if f.kind is FieldKind.MESSAGE:
+            value = (to_idl(value, distro) if f.container is Container.SINGLE
+                     else [to_idl(v, distro) for v in value])
+        elif f.container is not Container.SINGLE:
+            value = list(value)
+        kwargs[f.name] = value
+    return idl_type(type(msg).ROS_TYPE, distro)(**kwargs)
+
+
+def from_idl(sample: Any, msg_type: type, distro: Distro = "humble") -> Any:
+    """A cyclonedds sample of a generated type back to our message."""
+    kwargs = {}
+    for f in field_layout(msg_type, distro):
+        value = getattr(sample, f.name)
+        if f.kind is FieldKind.MESSAGE:
+            nested = message_type(f.element_type)
+            value = (from_idl(value, nested, distro) if f.container is Container.SINGLE
+                     else tuple(from_idl(v, nested, distro) for v in value))
+        elif f.container is not Container.SINGLE:
+            value = bytes(value) if f.element_type in ("uint8", "byte", "char") else tuple(value)
+        kwargs[f.name] = value
+    return msg_type(**kwargs)
