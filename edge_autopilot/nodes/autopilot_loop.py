@@ -146,9 +146,11 @@ class AutopilotLoopNode:
 
     # --- lockstep ----------------------------------------------------------------------------
     def _on_clock(self, _msg: Clock) -> None:
-        # Before the first step the simulator's /clock is its handshake: answering 'ready'
-        # tells it both directions of discovery are done (it hears us, we heard it).
-        if self.cycles == 0:
+        # Before the first step the simulator's /clock is its handshake. 'ready' tells it that
+        # we hear it and that every output of ours has its reader: a reliable message sent
+        # before its reader is matched is lost, and the first command must not be.
+        if self.cycles == 0 and all(p.subscriber_count() > 0 for p in (
+                self.pub_command, self.pub_timing, self.pub_safety)):
             self.pub_diag.publish(ready_msg(NODE_NAME))
 
     def step_lockstep(self, timeout_s: float) -> bool:

@@ -76,7 +76,7 @@ class SupervisorNode:
 
     def _on_clock(self, _msg: Clock) -> None:
         # the simulator's handshake before the first step (see the loop node)
-        if self._last_step_ns < 0:
+        if self._last_step_ns < 0 and self.pub_command.subscriber_count() > 0:
             self.pub_diag.publish(ready_msg(NODE_NAME))
 
     def _take_commands(self, rx_ns: int | None) -> None:

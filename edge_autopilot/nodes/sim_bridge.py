@@ -51,8 +51,6 @@ from edge_autopilot.sim.world import World
 
 NODE_NAME = "sim_bridge"
 HANDSHAKE_PERIOD_S = 0.1
-# after the handshake: the rest of the endpoints of the same participants finish matching
-SETTLE_S = 0.2
 # after the run: the loop's last timing and safety messages still in flight
 DRAIN_S = 0.5
 
@@ -111,11 +109,18 @@ class BusDriver:
                 self.sensor_pubs[topic] = self.bus.publisher(topic, msg_type)
         self._handshake()
 
+    def _matched(self) -> bool:
+        """Every expected node has said it is ready (its outputs have their readers), and
+        each of our outputs has its readers: the step one per node, each sensor the loop."""
+        return self.ready >= set(self.expect) \
+            and self.pub_step.subscriber_count() >= len(self.expect) \
+            and all(p.subscriber_count() > 0 for p in self.sensor_pubs.values())
+
     def _handshake(self) -> None:
-        """Publish /clock until every expected node says it is ready (it heard us, we hear
-        it): from then on no step is published into a void."""
+        """Publish /clock until discovery is complete both ways (``_matched``): from then on
+        no step, sample or command is published into a void."""
         deadline = time.monotonic() + self.connect_timeout_s
-        while not self.ready >= set(self.expect):
+        while not self._matched():
             problem = self.node_problem() if self.node_problem is not None else None
             if problem is not None:
                 raise TransportError(problem)
@@ -126,7 +131,6 @@ class BusDriver:
                                      "transport and domain?")
             self.pub_clock.publish(Clock(clock=header(0).stamp))
             time.sleep(HANDSHAKE_PERIOD_S)
-        time.sleep(SETTLE_S)
 
     def step(self, world: World, samples: list[SensorSample]) -> ControlCommand:
         t_ns = world.t_ns
