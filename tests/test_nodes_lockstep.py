@@ -161,14 +161,23 @@ def test_recorder_node_writes_what_went_over_the_bus(tmp_path: Path) -> None:
     with open_recording(out, require_edge_autopilot=False) as rec:
         counts: dict[str, int] = {}
         last_t = 0
-        for topic, t_ns, _msg in rec.messages():
+        tracked = 0
+        for topic, t_ns, msg in rec.messages():
             counts[topic] = counts.get(topic, 0) + 1
             assert t_ns >= 0
             last_t = max(last_t, t_ns)
+            if topic == "/autopilot/tracks":
+                tracked = max(tracked, len(msg.tracks))
+            if topic == "/autopilot/trajectory":
+                ts = [p.t_s for p in msg.points]
+                assert len(ts) == 30 and ts == sorted(ts) and msg.source == "network"
     n = result.cycles
     assert counts["/control/command"] == counts["/autopilot/sim/step"] == n == 100
     assert counts["/autopilot/loop_timing"] == n
     assert counts["/sensing/camera/front/image_raw"] > 0 and counts["/vehicle/odometry"] > 0
     assert counts["/vehicle/acceleration"] == counts["/vehicle/odometry"]
+    # what the loop saw and planned, every cycle once it has a pose (the cut-in car is tracked)
+    assert counts["/autopilot/tracks"] == n and tracked >= 1
+    assert n - 5 <= counts["/autopilot/trajectory"] <= n
     # log times are the simulator's clock (use_sim_time)
     assert 0.9e9 <= last_t <= 1.0e9

@@ -106,7 +106,7 @@ def sample_messages() -> list[Any]:
             level=1, name="fusion", message="radar late", hardware_id="ecu",
             values=(KeyValue("age_ms", "75"), KeyValue("ok", "no"))),)),
         TrackArray(header=_header("base_link"), tracks=(Track(id=7, x_m=20.0, vx_mps=-1.5,
-                                                              age_cycles=3, source_mask=3),)),
+                                                              pos_std_m=0.5, hits=3),)),
         LoopTiming(header=_header(""), cycle=2**40, wake_latency_ns=-35, stage_ns=(1, 2, 3),
                    end_to_end_ns=4_000_000, deadline_missed=True, networks_ran=3),
         SafetyState(header=_header(""), level=2, reasons=("ttc", "über"), speed_cap_mps=8.5),

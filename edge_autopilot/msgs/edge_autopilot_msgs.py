@@ -18,18 +18,14 @@ class Track:
     """One fused object track in the vehicle frame (base_link)."""
 
     ROS_TYPE: ClassVar[str] = "edge_autopilot_msgs/msg/Track"
-    SOURCE_CAMERA: ClassVar[int] = 1
-    SOURCE_RADAR: ClassVar[int] = 2
-    SOURCE_ULTRASONIC: ClassVar[int] = 4
     id: int = 0
     x_m: float = 0.0
     y_m: float = 0.0
     vx_mps: float = 0.0
     vy_mps: float = 0.0
-    length_m: float = 0.0
-    width_m: float = 0.0
-    age_cycles: int = 0
-    source_mask: int = 0
+    pos_std_m: float = 0.0
+    vel_std_mps: float = 0.0
+    hits: int = 0
 
 
 @dataclass(slots=True)
@@ -54,8 +50,7 @@ class Trajectory:
     ROS_TYPE: ClassVar[str] = "edge_autopilot_msgs/msg/Trajectory"
     header: Header = field(default_factory=Header)
     points: tuple[TrajectoryPoint, ...] = ()
-    target_lane: int = 0
-    source: str = ""  # "network" or "fallback"
+    source: str = ""  # "network"
 
 
 @dataclass(slots=True)

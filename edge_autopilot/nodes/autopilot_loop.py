@@ -27,7 +27,13 @@ from edge_autopilot.control.command import ControlCommand
 from edge_autopilot.msgs import convert
 from edge_autopilot.msgs.ackermann_msgs import AckermannDriveStamped
 from edge_autopilot.msgs.diagnostic_msgs import DiagnosticArray
-from edge_autopilot.msgs.edge_autopilot_msgs import LoopTiming, SafetyState, SimStep
+from edge_autopilot.msgs.edge_autopilot_msgs import (
+    LoopTiming,
+    SafetyState,
+    SimStep,
+    TrackArray,
+    Trajectory,
+)
 from edge_autopilot.msgs.rosgraph_msgs import Clock
 from edge_autopilot.nodes.common import (
     StopFlag,
@@ -45,6 +51,8 @@ from edge_autopilot.nodes.status import (
     loop_timing_msg,
     ready_msg,
     safety_state_msg,
+    tracks_msg,
+    trajectory_msg,
 )
 from edge_autopilot.safety.types import SafetyLevel
 from edge_autopilot.sensors.samples import SensorSample
@@ -54,6 +62,8 @@ from edge_autopilot.transport.topics import TOPIC_DIAGNOSTICS as DIAGNOSTICS_TOP
 from edge_autopilot.transport.topics import TOPIC_LOOP_TIMING as LOOP_TIMING_TOPIC
 from edge_autopilot.transport.topics import TOPIC_SAFETY_STATE as SAFETY_STATE_TOPIC
 from edge_autopilot.transport.topics import TOPIC_SIM_STEP as SIM_STEP_TOPIC
+from edge_autopilot.transport.topics import TOPIC_TRACKS as TRACKS_TOPIC
+from edge_autopilot.transport.topics import TOPIC_TRAJECTORY as TRAJECTORY_TOPIC
 
 NODE_NAME = "autopilot_loop"
 # how long a step waits for a sample it names: they were published before the step itself,
@@ -90,6 +100,8 @@ class AutopilotLoopNode:
         self.pub_command = bus.publisher(COMMAND_TOPIC, AckermannDriveStamped)
         self.pub_timing = bus.publisher(LOOP_TIMING_TOPIC, LoopTiming)
         self.pub_safety = bus.publisher(SAFETY_STATE_TOPIC, SafetyState)
+        self.pub_tracks = bus.publisher(TRACKS_TOPIC, TrackArray)
+        self.pub_trajectory = bus.publisher(TRAJECTORY_TOPIC, Trajectory)
         self.pub_diag = bus.publisher(DIAGNOSTICS_TOPIC, DiagnosticArray)
         self.cycles = 0
         self.lost_samples = 0  # named by a step, never received (a lost best-effort sample)
@@ -128,6 +140,13 @@ class AutopilotLoopNode:
         level = getattr(decision, "level", SafetyLevel.NOMINAL)
         cap = self._degraded_cap_mps if level >= SafetyLevel.DEGRADED else float("inf")
         self.pub_safety.publish(safety_state_msg(t_ns, decision, outcome.guarded, cap))
+        # for people and tools watching (Foxglove, ros2 topic echo): what the loop saw, planned
+        self.pub_tracks.publish(tracks_msg(t_ns, self.pipeline.tracks))
+        traj = self.pipeline.trajectory
+        if traj is not None:
+            inp = self.pipeline.planning_input
+            self.pub_trajectory.publish(trajectory_msg(
+                t_ns, traj, inp.ego.speed_mps if inp is not None else 0.0))
         if self._next_diag_ns is None or t_ns >= self._next_diag_ns:
             self._publish_diagnostics(t_ns, decision)
             self._next_diag_ns = t_ns + round(self.params.diagnostics_period_s * 1e9)

@@ -7,8 +7,16 @@ from typing import Any
 
 from edge_autopilot.msgs.builtin_interfaces import Time
 from edge_autopilot.msgs.diagnostic_msgs import DiagnosticArray, DiagnosticStatus, KeyValue
-from edge_autopilot.msgs.edge_autopilot_msgs import LoopTiming, SafetyState
+from edge_autopilot.msgs.edge_autopilot_msgs import (
+    LoopTiming,
+    SafetyState,
+    Track,
+    TrackArray,
+    Trajectory,
+    TrajectoryPoint,
+)
 from edge_autopilot.msgs.std_msgs import Header
+from edge_autopilot.planning.types import HORIZON_T_S
 from edge_autopilot.runtime.timing import CycleTimes
 
 NS_PER_S = 1_000_000_000
@@ -51,3 +59,30 @@ def diagnostics_msg(t_ns: int, name: str, level: int, message: str,
 def ready_msg(node_name: str) -> DiagnosticArray:
     """A node's answer to the simulator's handshake."""
     return diagnostics_msg(0, node_name, 0, "ready", {"pid": str(os.getpid())})
+
+
+def tracks_msg(t_ns: int, tracks: Any) -> TrackArray:
+    """The fusion stage's confirmed tracks (``TrackList``; None before the first fusion)."""
+    if tracks is None:
+        return TrackArray(header=header(t_ns))
+    cols = (tracks.track_id.tolist(), tracks.x_m.tolist(), tracks.y_m.tolist(),
+            tracks.vx_mps.tolist(), tracks.vy_mps.tolist(), tracks.pos_std_m.tolist(),
+            tracks.vel_std_mps.tolist(), tracks.hits.tolist())
+    return TrackArray(header=header(t_ns), tracks=tuple(
+        Track(int(i), x, y, vx, vy, ps, vs, int(h)) for i, x, y, vx, vy, ps, vs, h in zip(
+            *cols, strict=True)))
+
+
+def trajectory_msg(t_ns: int, traj: Any, speed_mps: float) -> Trajectory:
+    """The planning network's trajectory (accelerations and lateral offsets over the horizon)
+    as points in the lane frame: speed and distance integrated from the current speed."""
+    points = []
+    v, x, t_prev = speed_mps, 0.0, 0.0
+    for t, a, y in zip(HORIZON_T_S.tolist(), traj.accel_mps2.tolist(),
+                       traj.lateral_offset_m.tolist(), strict=True):
+        dt = t - t_prev
+        v_next = max(0.0, v + a * dt)  # the plan never drives backwards
+        x += 0.5 * (v + v_next) * dt
+        v, t_prev = v_next, t
+        points.append(TrajectoryPoint(t, x, y, v, a))
+    return Trajectory(header=header(t_ns, "lane"), points=tuple(points), source="network")

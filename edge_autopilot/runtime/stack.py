@@ -144,6 +144,16 @@ class StackPipeline:
         self._accel_mps2 = 0.0
         self.tracks: TrackList | None = None
 
+    @property
+    def trajectory(self) -> Trajectory | None:
+        """The planning network's trajectory this cycle; None when it did not run."""
+        return self._traj
+
+    @property
+    def planning_input(self) -> PlanningInput | None:
+        """What the planners saw this cycle; None before the first pose."""
+        return self._inp
+
     def warm_up(self) -> None:
         """Run every kernel once on throwaway data, so the first real cycle is not the one
         that pays for loading compiled code."""
