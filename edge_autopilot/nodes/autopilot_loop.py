@@ -47,14 +47,11 @@ from edge_autopilot.nodes.inbox import Inbox
 from edge_autopilot.nodes.params import CommonParams, LoopParams
 from edge_autopilot.nodes.sample_topics import SensorTopics
 from edge_autopilot.nodes.status import (
+    degraded_cap_mps,
     diagnostics_msg,
-    loop_timing_msg,
+    loop_outputs,
     ready_msg,
-    safety_state_msg,
-    tracks_msg,
-    trajectory_msg,
 )
-from edge_autopilot.safety.types import SafetyLevel
 from edge_autopilot.sensors.samples import SensorSample
 from edge_autopilot.transport.topics import TOPIC_CLOCK as CLOCK_TOPIC
 from edge_autopilot.transport.topics import TOPIC_COMMAND as COMMAND_TOPIC
@@ -100,15 +97,15 @@ class AutopilotLoopNode:
         self.pub_command = bus.publisher(COMMAND_TOPIC, AckermannDriveStamped)
         self.pub_timing = bus.publisher(LOOP_TIMING_TOPIC, LoopTiming)
         self.pub_safety = bus.publisher(SAFETY_STATE_TOPIC, SafetyState)
-        self.pub_tracks = bus.publisher(TRACKS_TOPIC, TrackArray)
-        self.pub_trajectory = bus.publisher(TRAJECTORY_TOPIC, Trajectory)
+        self.outputs = {LOOP_TIMING_TOPIC: self.pub_timing, SAFETY_STATE_TOPIC: self.pub_safety,
+                        TRACKS_TOPIC: bus.publisher(TRACKS_TOPIC, TrackArray),
+                        TRAJECTORY_TOPIC: bus.publisher(TRAJECTORY_TOPIC, Trajectory)}
         self.pub_diag = bus.publisher(DIAGNOSTICS_TOPIC, DiagnosticArray)
         self.cycles = 0
         self.lost_samples = 0  # named by a step, never received (a lost best-effort sample)
         self.bad_samples = 0  # received but not usable (wrong size, encoding, values)
         self._next_diag_ns: int | None = None
-        self._degraded_cap_mps = self.pipeline.safety.config.degraded_speed_cap_mps \
-            if self.pipeline.safety is not None else float("inf")
+        self._degraded_cap_mps = degraded_cap_mps(self.pipeline)
 
     # --- inputs ------------------------------------------------------------------------------
     def _to_samples(self, received: list[tuple[str, Any]]) -> list[SensorSample]:
@@ -131,24 +128,11 @@ class AutopilotLoopNode:
         c = outcome.command
         self.pub_command.publish(convert.command_to_msg(
             ControlCommand(c.steer_rad, c.accel_mps2, t_ns)))
-        times = self.executive.times
-        row = times.count - 1
-        if row >= 0:
-            self.pub_timing.publish(loop_timing_msg(t_ns, self.cycles, outcome, times, row,
-                                                    self.pipeline.networks_ran))
-        decision = outcome.safety
-        level = getattr(decision, "level", SafetyLevel.NOMINAL)
-        cap = self._degraded_cap_mps if level >= SafetyLevel.DEGRADED else float("inf")
-        self.pub_safety.publish(safety_state_msg(t_ns, decision, outcome.guarded, cap))
-        # for people and tools watching (Foxglove, ros2 topic echo): what the loop saw, planned
-        self.pub_tracks.publish(tracks_msg(t_ns, self.pipeline.tracks))
-        traj = self.pipeline.trajectory
-        if traj is not None:
-            inp = self.pipeline.planning_input
-            self.pub_trajectory.publish(trajectory_msg(
-                t_ns, traj, inp.ego.speed_mps if inp is not None else 0.0))
+        for topic, msg in loop_outputs(t_ns, self.cycles, outcome, self.executive,
+                                       self.pipeline, self._degraded_cap_mps):
+            self.outputs[topic].publish(msg)
         if self._next_diag_ns is None or t_ns >= self._next_diag_ns:
-            self._publish_diagnostics(t_ns, decision)
+            self._publish_diagnostics(t_ns, outcome.safety)
             self._next_diag_ns = t_ns + round(self.params.diagnostics_period_s * 1e9)
         self.cycles += 1
         return c

@@ -18,6 +18,13 @@ from edge_autopilot.msgs.edge_autopilot_msgs import (
 from edge_autopilot.msgs.std_msgs import Header
 from edge_autopilot.planning.types import HORIZON_T_S
 from edge_autopilot.runtime.timing import CycleTimes
+from edge_autopilot.safety.types import SafetyLevel
+from edge_autopilot.transport.topics import (
+    TOPIC_LOOP_TIMING,
+    TOPIC_SAFETY_STATE,
+    TOPIC_TRACKS,
+    TOPIC_TRAJECTORY,
+)
 
 NS_PER_S = 1_000_000_000
 
@@ -86,3 +93,33 @@ def trajectory_msg(t_ns: int, traj: Any, speed_mps: float) -> Trajectory:
         v, t_prev = v_next, t
         points.append(TrajectoryPoint(t, x, y, v, a))
     return Trajectory(header=header(t_ns, "lane"), points=tuple(points), source="network")
+
+
+def loop_outputs(t_ns: int, cycle: int, outcome: Any, executive: Any, pipeline: Any,
+                 degraded_cap_mps: float) -> list[tuple[str, Any]]:
+    """What the loop publishes each cycle after its command, as (topic, message): its timing,
+    the monitor's state, the tracks and (when the planning network ran) its trajectory. The
+    loop node publishes these and a recording of an in-process run stores the same."""
+    out: list[tuple[str, Any]] = []
+    times = executive.times
+    row = times.count - 1
+    if row >= 0 and not times.overflowed:
+        out.append((TOPIC_LOOP_TIMING, loop_timing_msg(t_ns, cycle, outcome, times, row,
+                                                       pipeline.networks_ran)))
+    decision = outcome.safety
+    level = getattr(decision, "level", SafetyLevel.NOMINAL)
+    cap = degraded_cap_mps if level >= SafetyLevel.DEGRADED else float("inf")
+    out.append((TOPIC_SAFETY_STATE, safety_state_msg(t_ns, decision, outcome.guarded, cap)))
+    out.append((TOPIC_TRACKS, tracks_msg(t_ns, pipeline.tracks)))
+    traj = pipeline.trajectory
+    if traj is not None:
+        inp = pipeline.planning_input
+        out.append((TOPIC_TRAJECTORY, trajectory_msg(
+            t_ns, traj, inp.ego.speed_mps if inp is not None else 0.0)))
+    return out
+
+
+def degraded_cap_mps(pipeline: Any) -> float:
+    """The speed cap the monitor holds in DEGRADED (inf for a stack without a monitor)."""
+    safety = getattr(pipeline, "safety", None)
+    return safety.config.degraded_speed_cap_mps if safety is not None else float("inf")

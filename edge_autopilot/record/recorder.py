@@ -29,12 +29,7 @@ from edge_autopilot.msgs.ackermann_msgs import AckermannDriveStamped
 from edge_autopilot.msgs.diagnostic_msgs import DiagnosticArray
 from edge_autopilot.msgs.edge_autopilot_msgs import LoopTiming, SafetyState, SimStep
 from edge_autopilot.nodes.sample_topics import sample_messages
-from edge_autopilot.nodes.status import (
-    diagnostics_msg,
-    header,
-    loop_timing_msg,
-    safety_state_msg,
-)
+from edge_autopilot.nodes.status import degraded_cap_mps, diagnostics_msg, header, loop_outputs
 from edge_autopilot.record.mcap_writer import Rosbag2McapWriter
 from edge_autopilot.record.rosbag2_yaml import check_distro
 from edge_autopilot.record.run_metadata import (
@@ -44,7 +39,6 @@ from edge_autopilot.record.run_metadata import (
     end_metadata,
     run_metadata,
 )
-from edge_autopilot.safety.types import SafetyLevel
 from edge_autopilot.sensors.samples import SensorSample
 from edge_autopilot.transport.topics import (
     TOPIC_COMMAND,
@@ -105,9 +99,7 @@ class RunRecorder:
             writer.add_topic(TOPIC_LOOP_TIMING, LoopTiming)
             writer.add_topic(TOPIC_SAFETY_STATE, SafetyState)
             writer.add_topic(TOPIC_DIAGNOSTICS, DiagnosticArray)
-            safety = getattr(pipeline, "safety", None)
-            self._degraded_cap_mps = (safety.config.degraded_speed_cap_mps
-                                      if safety is not None else float("inf"))
+            self._degraded_cap_mps = degraded_cap_mps(pipeline)
         self.cycles = 0
         self._next_diag_ns = 0
 
@@ -134,16 +126,10 @@ class RunRecorder:
                       driver: Any) -> None:
         """What the loop node publishes besides the command (nodes.autopilot_loop)."""
         executive, pipeline = driver.executive, driver.pipeline
-        times = executive.times
-        row = times.count - 1
-        if row >= 0 and not times.overflowed:
-            writer.write(TOPIC_LOOP_TIMING, loop_timing_msg(
-                t_ns, self.cycles, outcome, times, row, pipeline.networks_ran), t_ns)
+        for topic, msg in loop_outputs(t_ns, self.cycles, outcome, executive, pipeline,
+                                       self._degraded_cap_mps):
+            writer.write(topic, msg, t_ns)
         decision = outcome.safety
-        level = getattr(decision, "level", SafetyLevel.NOMINAL)
-        cap = self._degraded_cap_mps if level >= SafetyLevel.DEGRADED else float("inf")
-        writer.write(TOPIC_SAFETY_STATE, safety_state_msg(t_ns, decision, outcome.guarded, cap),
-                     t_ns)
         if t_ns >= self._next_diag_ns:
             reasons = ",".join(getattr(decision, "reasons", ()))
             writer.write(TOPIC_DIAGNOSTICS, diagnostics_msg(
