@@ -47,6 +47,7 @@ from edge_autopilot.nodes.inbox import Inbox
 from edge_autopilot.nodes.params import CommonParams, LoopParams
 from edge_autopilot.nodes.sample_topics import SensorTopics
 from edge_autopilot.nodes.status import (
+    command_msg,
     degraded_cap_mps,
     diagnostics_msg,
     loop_outputs,
@@ -126,8 +127,7 @@ class AutopilotLoopNode:
         outcome = self.executive.run_cycle(sim_t_ns=sim_t_ns)
         t_ns = sim_t_ns if sim_t_ns is not None else outcome.due_ns
         c = outcome.command
-        self.pub_command.publish(convert.command_to_msg(
-            ControlCommand(c.steer_rad, c.accel_mps2, t_ns)))
+        self.pub_command.publish(command_msg(t_ns, c, self.pipeline))
         for topic, msg in loop_outputs(t_ns, self.cycles, outcome, self.executive,
                                        self.pipeline, self._degraded_cap_mps):
             self.outputs[topic].publish(msg)

@@ -28,7 +28,6 @@ from edge_autopilot.msgs import convert
 from edge_autopilot.msgs.ackermann_msgs import AckermannDriveStamped
 from edge_autopilot.msgs.diagnostic_msgs import DiagnosticArray
 from edge_autopilot.msgs.edge_autopilot_msgs import SimStep
-from edge_autopilot.msgs.nav_msgs import Odometry as OdometryMsg
 from edge_autopilot.msgs.rosgraph_msgs import Clock
 from edge_autopilot.nodes.autopilot_loop import (
     CLOCK_TOPIC,
@@ -39,7 +38,6 @@ from edge_autopilot.nodes.autopilot_loop import (
 from edge_autopilot.nodes.common import StopFlag, make_node_bus, node_params, node_parser, run_main
 from edge_autopilot.nodes.inbox import Inbox
 from edge_autopilot.nodes.params import CommonParams, SupervisorParams
-from edge_autopilot.nodes.sample_topics import ODOMETRY_TOPIC
 from edge_autopilot.nodes.status import diagnostics_msg, ready_msg
 from edge_autopilot.safety.supervisor import LoopMessage, Supervisor, now_ns
 from edge_autopilot.safety.types import DiagnosticLevel
@@ -57,7 +55,6 @@ class SupervisorNode:
         self.sim_time = common.use_sim_time
         self.inbox = Inbox(max_per_topic=256)
         bus.subscribe(COMMAND_TOPIC, AckermannDriveStamped, self.inbox.callback(COMMAND_TOPIC))
-        bus.subscribe(ODOMETRY_TOPIC, OdometryMsg, self._on_odometry)
         self._last_step_ns = -1
         if self.sim_time:
             bus.subscribe(SIM_STEP_TOPIC, SimStep, self.inbox.callback(SIM_STEP_TOPIC))
@@ -68,11 +65,6 @@ class SupervisorNode:
         self._seq = 0
         self._last_command_ns = -1
         self.commands_published = 0
-
-    def _on_odometry(self, msg: OdometryMsg) -> None:
-        speed = float(msg.twist.twist.linear.x)
-        if math.isfinite(speed):
-            self._speed_mps = speed
 
     def _on_clock(self, _msg: Clock) -> None:
         # the simulator's handshake before the first step (see the loop node)
@@ -87,6 +79,9 @@ class SupervisorNode:
                 command = convert.command_from_msg(msg)
             except Exception:  # a malformed command is no sign of life
                 continue
+            # the speed the loop computed it at: the stop profile starts from there
+            if math.isfinite(msg.drive.speed):
+                self._speed_mps = float(msg.drive.speed)
             self._seq += 1
             self._last_command_ns = max(self._last_command_ns, command.stamp_ns)
             self.logic.on_loop(LoopMessage(self._seq, command.stamp_ns, 0, command,

@@ -95,6 +95,19 @@ def trajectory_msg(t_ns: int, traj: Any, speed_mps: float) -> Trajectory:
     return Trajectory(header=header(t_ns, "lane"), points=tuple(points), source="network")
 
 
+def command_msg(t_ns: int, command: Any, pipeline: Any) -> Any:
+    """The loop's command as it goes out, stamped with the cycle's time. ``speed`` carries the
+    speed the command was computed at (information for the supervisor's stop profile; the
+    command itself is the acceleration)."""
+    from edge_autopilot.control.command import ControlCommand
+    from edge_autopilot.msgs import convert
+
+    inp = getattr(pipeline, "planning_input", None)
+    speed_mps = inp.ego.speed_mps if inp is not None else 0.0
+    return convert.command_to_msg(ControlCommand(command.steer_rad, command.accel_mps2, t_ns),
+                                  speed_mps)
+
+
 def loop_outputs(t_ns: int, cycle: int, outcome: Any, executive: Any, pipeline: Any,
                  degraded_cap_mps: float) -> list[tuple[str, Any]]:
     """What the loop publishes each cycle after its command, as (topic, message): its timing,

@@ -24,12 +24,18 @@ from typing import TYPE_CHECKING, Any
 
 from edge_autopilot.control.command import ControlCommand
 from edge_autopilot.errors import RecordingError
-from edge_autopilot.msgs import DEFAULT_DISTRO, convert
+from edge_autopilot.msgs import DEFAULT_DISTRO
 from edge_autopilot.msgs.ackermann_msgs import AckermannDriveStamped
 from edge_autopilot.msgs.diagnostic_msgs import DiagnosticArray
 from edge_autopilot.msgs.edge_autopilot_msgs import LoopTiming, SafetyState, SimStep
 from edge_autopilot.nodes.sample_topics import sample_messages
-from edge_autopilot.nodes.status import degraded_cap_mps, diagnostics_msg, header, loop_outputs
+from edge_autopilot.nodes.status import (
+    command_msg,
+    degraded_cap_mps,
+    diagnostics_msg,
+    header,
+    loop_outputs,
+)
 from edge_autopilot.record.mcap_writer import Rosbag2McapWriter
 from edge_autopilot.record.rosbag2_yaml import check_distro
 from edge_autopilot.record.run_metadata import (
@@ -115,8 +121,8 @@ class RunRecorder:
                 topics.append(topic)
         writer.write(TOPIC_SIM_STEP, SimStep(header=header(t_ns), cycle=self.cycles,
                                              topics=tuple(topics)), t_ns)
-        writer.write(TOPIC_COMMAND, convert.command_to_msg(
-            ControlCommand(command.steer_rad, command.accel_mps2, t_ns)), t_ns)
+        writer.write(TOPIC_COMMAND, command_msg(t_ns, command, getattr(driver, "pipeline", None)),
+                     t_ns)
         outcome = getattr(driver, "last_outcome", None)
         if outcome is not None:
             self._loop_outputs(writer, t_ns, outcome, driver)
