@@ -16,7 +16,8 @@ shows (apparent size and height above the horizon scale with fx / depth), so one
 serves cameras of different fields of view without being told which camera a frame is from.
 
 Decoding turns peaks into positions in the vehicle frame: the pixel gives the ray through the
-calibration (pitch included), the depth its length. Pure numpy: no torch, no simulator.
+calibration (pitch included), the depth its length. numpy and one numba kernel (the peak search
+and the gathers at the peaks); no torch, no simulator.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numba as nb
 import numpy as np
 
 from edge_autopilot.sensors.calibration import CameraCalibration
@@ -153,6 +155,95 @@ def _suppress_duplicates(camera: np.ndarray, dx: np.ndarray, dy: np.ndarray,
     return ~close.any(axis=1)
 
 
+@nb.njit(cache=True)
+def _nan_max(a: float, b: float) -> float:
+    """np.maximum on two scalars: NaN if either is NaN."""
+    if a != a or b != b:
+        return math.nan
+    return a if a >= b else b
+
+
+@nb.njit(cache=True)
+def _peak_candidates(heatmap: np.ndarray, offset: np.ndarray, log_depth: np.ndarray,
+                     threshold: float) -> tuple[np.ndarray, ...]:
+    """Everything decode needs from the grids, in one pass, without per-cycle temporaries the
+    size of the grid: the peaks of the class-wise maximum (as ``_peaks``), ordered by frame,
+    then by confidence (highest first, ties in grid order: ``np.lexsort((-conf, b))``), with
+    the strongest class (first of equals: ``argmax``), the cell offsets and the log depth there.
+
+    Returns (b, row, col, conf, class_id, offset_col, offset_row, log_depth). Every operation is
+    a comparison or a copy (no arithmetic), so the values are those of the numpy version."""
+    nb_, nc, h, w = heatmap.shape
+    heat = np.empty((nb_, h, w), dtype=heatmap.dtype)
+    for b in range(nb_):
+        for r in range(h):
+            for c in range(w):
+                m = heatmap[b, 0, r, c]
+                for k in range(1, nc):
+                    m = _nan_max(m, heatmap[b, k, r, c])
+                heat[b, r, c] = m
+    # flat indices of the peaks, in grid (C) order as np.nonzero gives them
+    flat = np.empty(nb_ * h * w, dtype=np.int64)
+    n = 0
+    for b in range(nb_):
+        for r in range(h):
+            for c in range(w):
+                v = heat[b, r, c]
+                if not v >= threshold:
+                    continue
+                # the 3x3 neighbourhood's maximum, outside the grid counting as -inf
+                pooled = -np.inf
+                for rr in range(max(r - 1, 0), min(r + 2, h)):
+                    for cc in range(max(c - 1, 0), min(c + 2, w)):
+                        pooled = _nan_max(pooled, heat[b, rr, cc])
+                if v >= pooled:
+                    flat[n] = (b * h + r) * w + c
+                    n += 1
+    # stable insertion sort by (frame, -confidence): a handful of peaks per frame
+    for i in range(1, n):
+        f = flat[i]
+        bf = f // (h * w)
+        vf = heat.ravel()[f]
+        j = i - 1
+        while j >= 0:
+            g = flat[j]
+            bg = g // (h * w)
+            if bg > bf or (bg == bf and heat.ravel()[g] < vf):
+                flat[j + 1] = g
+                j -= 1
+            else:
+                break
+        flat[j + 1] = f
+    bi = np.empty(n, dtype=np.int64)
+    ri = np.empty(n, dtype=np.int64)
+    ci = np.empty(n, dtype=np.int64)
+    conf = np.empty(n, dtype=heatmap.dtype)
+    class_id = np.empty(n, dtype=np.int32)
+    off_col = np.empty(n, dtype=offset.dtype)
+    off_row = np.empty(n, dtype=offset.dtype)
+    logd = np.empty(n, dtype=log_depth.dtype)
+    for i in range(n):
+        f = flat[i]
+        b = f // (h * w)
+        r = (f // w) % h
+        c = f % w
+        bi[i], ri[i], ci[i] = b, r, c
+        conf[i] = heat[b, r, c]
+        best = 0
+        best_v = heatmap[b, 0, r, c]
+        for k in range(1, nc):  # argmax: first maximum, a NaN counting as the maximum
+            if best_v != best_v:
+                break
+            v = heatmap[b, k, r, c]
+            if v != v or v > best_v:
+                best, best_v = k, v
+        class_id[i] = best
+        off_col[i] = offset[b, 0, r, c]
+        off_row[i] = offset[b, 1, r, c]
+        logd[i] = log_depth[b, 0, r, c]
+    return bi, ri, ci, conf, class_id, off_col, off_row, logd
+
+
 def decode(outputs: Sequence[np.ndarray], calibrations: tuple[CameraCalibration, ...],
            score_threshold: float = DEFAULT_SCORE_THRESHOLD) -> CameraDetections:
     """The network's outputs (in OUTPUT_NAMES order) for a batch whose frame k came from
@@ -165,18 +256,15 @@ def decode(outputs: Sequence[np.ndarray], calibrations: tuple[CameraCalibration,
     if heatmap.shape[0] != len(calibrations):
         raise ValueError(f"batch of {heatmap.shape[0]} frames but {len(calibrations)} "
                          "calibrations")
-    heat = heatmap.max(axis=1)
-    bi, ri, ci = _peaks(heat, score_threshold)
+    # the numpy reference of this step is ``_decode_peaks`` (tests hold the two equal)
+    bi, ri, ci, conf, class_id, off_col, off_row, logd = _peak_candidates(
+        heatmap, offset, log_depth, score_threshold)
     if bi.size == 0:
         return CameraDetections.empty()
-    conf = heat[bi, ri, ci]
-    order = np.lexsort((-conf, bi))
-    bi, ri, ci, conf = bi[order], ri[order], ci[order], conf[order]
-    class_id = heatmap[bi, :, ri, ci].argmax(axis=1).astype(np.int32)
-    u_px = (ci + offset[bi, 0, ri, ci].astype(np.float64)) * STRIDE_PX
-    v_px = (ri + offset[bi, 1, ri, ci].astype(np.float64)) * STRIDE_PX
+    u_px = (ci + off_col.astype(np.float64)) * STRIDE_PX
+    v_px = (ri + off_row.astype(np.float64)) * STRIDE_PX
     params = camera_params(calibrations)[bi]
-    depth_m = np.exp(log_depth[bi, 0, ri, ci].astype(np.float64)) * params[:, 0]
+    depth_m = np.exp(logd.astype(np.float64)) * params[:, 0]
     dx, dy = pixel_to_vehicle(params, u_px, v_px, depth_m)
     range_m = np.hypot(dx, dy)
     keep = _suppress_duplicates(bi, dx, dy, range_m)
@@ -195,3 +283,17 @@ def decode(outputs: Sequence[np.ndarray], calibrations: tuple[CameraCalibration,
         u_px=u_px,
         v_px=v_px,
     )
+
+
+def _decode_peaks(heatmap: np.ndarray, offset: np.ndarray, log_depth: np.ndarray,
+                  threshold: float) -> tuple[np.ndarray, ...]:
+    """The numpy form of ``_peak_candidates`` (what decode did before the kernel), kept as
+    the reference the kernel is tested against."""
+    heat = heatmap.max(axis=1)
+    bi, ri, ci = _peaks(heat, threshold)
+    conf = heat[bi, ri, ci]
+    order = np.lexsort((-conf, bi))
+    bi, ri, ci, conf = bi[order], ri[order], ci[order], conf[order]
+    class_id = heatmap[bi, :, ri, ci].argmax(axis=1).astype(np.int32)
+    return (bi, ri, ci, conf, class_id, offset[bi, 0, ri, ci], offset[bi, 1, ri, ci],
+            log_depth[bi, 0, ri, ci])

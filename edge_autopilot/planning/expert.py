@@ -8,6 +8,7 @@ against, so it favours being predictable over being clever. Pure functions do th
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -58,6 +59,24 @@ class ExpertParams:
 
 
 _PRED_T_S = np.arange(0.0, 4.01, 0.25)
+# the planned path's sample times with "now" in front, for interpolating it at _PRED_T_S
+_PATH_T_S = np.concatenate(([0.0], HORIZON_T_S))
+# distances over which the curve limit must be reached at each preview point, doubled
+# (v^2 = u^2 + 2 a d); constant, so computed once, not every cycle
+_TWO_CURVE_DIST_M = 2.0 * np.maximum(PREVIEW_S_M, 5.0)
+
+
+@functools.lru_cache(maxsize=8)
+def _lateral_shape(time_constant_s: float, speed_max_mps: float
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """lateral_plan's constants for one parameter set: the exponential's decay over
+    HORIZON_T_S and the rate limit's lower and upper bounds (read-only arrays)."""
+    decay = np.exp(-HORIZON_T_S / time_constant_s)
+    low = -speed_max_mps * HORIZON_T_S
+    high = speed_max_mps * HORIZON_T_S
+    for a in (decay, low, high):
+        a.setflags(write=False)
+    return decay, low, high
 
 
 def idm_accel(speed_mps: float, set_speed_mps: float, gap_m: float, lead_speed_mps: float,
@@ -101,16 +120,15 @@ def curve_accel(speed_mps: float, curvature_1pm: np.ndarray, p: ExpertParams) ->
     """Acceleration that brings the speed under each previewed point's curve limit in time."""
     kappa = np.abs(curvature_1pm)
     limit = np.sqrt(p.curve_lat_accel_mps2 / np.maximum(kappa, 1e-6))
-    dist = np.maximum(PREVIEW_S_M, 5.0)
-    accel = (limit**2 - speed_mps**2) / (2.0 * dist)
+    accel = (limit**2 - speed_mps**2) / _TWO_CURVE_DIST_M
     return float(max(accel.min(), -p.curve_decel_limit_mps2))
 
 
 def lateral_plan(offset_m: float, target_m: float, p: ExpertParams) -> np.ndarray:
     """Lateral offset over HORIZON_T_S: exponential approach to the target, rate-limited."""
-    ideal = target_m + (offset_m - target_m) * np.exp(-HORIZON_T_S / p.lateral_time_constant_s)
-    step = np.clip(ideal - offset_m, -p.lateral_speed_max_mps * HORIZON_T_S,
-                   p.lateral_speed_max_mps * HORIZON_T_S)
+    decay, low, high = _lateral_shape(p.lateral_time_constant_s, p.lateral_speed_max_mps)
+    ideal = target_m + (offset_m - target_m) * decay
+    step = np.clip(ideal - offset_m, low, high)
     return offset_m + step
 
 
@@ -123,8 +141,7 @@ def in_path_mask(objects: ObjectList, offset_now_m: float, path_offset_m: np.nda
     """
     if objects.count == 0:
         return np.zeros(0, dtype=bool)
-    path_t = np.interp(_PRED_T_S, np.concatenate(([0.0], HORIZON_T_S)),
-                       np.concatenate(([offset_now_m], path_offset_m)))
+    path_t = np.interp(_PRED_T_S, _PATH_T_S, np.concatenate(([offset_now_m], path_offset_m)))
     d_pred = objects.d_m[:, None] + objects.v_d_mps[:, None] * _PRED_T_S[None, :]
     half = 0.5 * (objects.width_m[:, None] + EGO_WIDTH_M) + p.corridor_margin_m
     overlap = np.abs(d_pred - path_t[None, :]) < half

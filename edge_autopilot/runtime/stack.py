@@ -31,6 +31,7 @@ from edge_autopilot.control.command import ControlCommand
 from edge_autopilot.control.expert import ExpertController
 from edge_autopilot.fusion.measurements import (
     MeasurementBatch,
+    Pose2D,
     PoseHistory,
     camera_batch,
     radar_batch,
@@ -143,11 +144,13 @@ class StackPipeline:
         self._command: ControlCommand | None = None
         self._accel_mps2 = 0.0
         self.tracks: TrackList | None = None
+        self._ego_pose: Pose2D | None = None
+        self._ego_s_m = 0.0
 
     def warm_up(self) -> None:
         """Run every kernel once on throwaway data, so the first real cycle is not the one
         that pays for loading compiled code."""
-        from edge_autopilot.fusion.measurements import Pose2D, position_batch
+        from edge_autopilot.fusion.measurements import position_batch
 
         pose = Pose2D(0.0, 0.0, 0.0, 10.0, 0.0)
         poses = PoseHistory()
@@ -228,6 +231,8 @@ class StackPipeline:
         if pose is None:
             return None
         s, d = self.road.frenet_of(pose.x_m, pose.y_m)
+        # fusion places this cycle's objects relative to the same pose: keep its s
+        self._ego_pose, self._ego_s_m = pose, s
         lane = lane_geometry_at(self.road, s, d, pose.yaw_rad)
         # the bicycle model run backwards: the steering angle that explains the yaw rate
         steer = math.atan(pose.yaw_rate_rps * EGO_WHEELBASE_M / max(pose.speed_mps, 1.0))
@@ -329,11 +334,15 @@ class StackPipeline:
         if now is None:
             return
         self.tracks = self.tracker.tracks(t_ns, now)
-        self._objects = self._track_objects(self.tracks, now.x_m, now.y_m, now.yaw_rad)
+        # the pose history memoizes by stamp, so ``now`` is begin_cycle's pose object unless
+        # odometry arrived in between; then its Frenet s is already known
+        ego_s_m = self._ego_s_m if now is self._ego_pose else None
+        self._objects = self._track_objects(self.tracks, now.x_m, now.y_m, now.yaw_rad, ego_s_m)
         if self._inp is not None:  # same instant, same pose and lane: only the objects are new
             self._inp = dataclasses.replace(self._inp, objects=self._objects)
 
-    def _track_objects(self, tracks: TrackList, x: float, y: float, yaw: float) -> ObjectList:
+    def _track_objects(self, tracks: TrackList, x: float, y: float, yaw: float,
+                       ego_s_m: float | None = None) -> ObjectList:
         n = tracks.count
         if n == 0 or self._inp is None:
             return ObjectList.empty()
@@ -358,7 +367,7 @@ class StackPipeline:
         c, sn = math.cos(yaw), math.sin(yaw)
         vx = c * tracks.vx_mps - sn * vy_v
         vy = sn * tracks.vx_mps + c * vy_v
-        ego_s, _ = self.road.frenet_of(x, y)
+        ego_s = self.road.frenet_of(x, y)[0] if ego_s_m is None else ego_s_m
         return objects_on_road(self.road, ego_s, self._inp.lane, s_centre, d, vx, vy,
                                np.zeros(n), length, width,
                                np.zeros(n, dtype=np.int8))
