@@ -54,3 +54,32 @@ def test_track_boxes_equal_numpy() -> None:
                      out)
         for got, want in zip(out, _boxes_numpy(x, y, vx, vy, hits, *ego), strict=True):
             assert got.tobytes() == want.tobytes()
+
+
+def test_in_path_kernel_equals_numpy() -> None:
+    from edge_autopilot.planning.expert import (
+        _PATH_T_S,
+        _PRED_T_S,
+        ExpertParams,
+        _in_path_numpy,
+        in_path_mask,
+        lateral_plan,
+    )
+    from edge_autopilot.planning.types import ObjectList
+
+    p = ExpertParams()
+    rng = np.random.default_rng(3)
+    for t in range(1000):
+        n = int(rng.integers(1, 25))
+        obj = ObjectList(rng.uniform(-40.0, 120.0, n), rng.uniform(-8.0, 8.0, n),
+                         rng.normal(15.0, 8.0, n), rng.normal(0.0, 1.5, n), np.zeros(n),
+                         rng.uniform(0.5, 12.0, n), rng.uniform(0.5, 2.6, n),
+                         np.zeros(n, np.int8))
+        if t % 5 == 0:
+            obj.d_m[0] = np.nan
+        offset = float(rng.uniform(-1.5, 1.5))
+        path = lateral_plan(offset, float(rng.choice([-3.5, 0.0, 3.5])), p)
+        speed = float(rng.uniform(0.0, 35.0))
+        path_t = np.interp(_PRED_T_S, _PATH_T_S, np.concatenate(([offset], path)))
+        want = _in_path_numpy(obj, path_t, speed, p)
+        assert np.array_equal(in_path_mask(obj, offset, path, speed, p), want)
