@@ -232,9 +232,10 @@ class OnnxModel:
         self._durations_ns = np.zeros(RING_SIZE, dtype=np.int64)
         self._count = 0
         # run_bound's IO bindings, one per layout of input buffers (the loop's callers pass the
-        # same preallocated buffers every cycle): key -> (binding, its output buffers)
+        # same preallocated arrays every cycle): key -> (binding, its output buffers, the
+        # input arrays it reads)
         self._bound: dict[tuple[tuple[str, int, tuple[int, ...]], ...],
-                          tuple[ort.IOBinding, list[np.ndarray]]] = {}
+                          tuple[ort.IOBinding, list[np.ndarray], list[np.ndarray]]] = {}
 
     @classmethod
     def load(
@@ -324,10 +325,13 @@ class OnnxModel:
         the same outputs bit for bit as ``run``.
 
         The returned arrays ARE those buffers: the next call with the same input buffers
-        overwrites them, so a caller copies whatever it keeps. Inputs that are not
-        C-contiguous go through ``run``."""
+        overwrites them, so a caller copies whatever it keeps. A binding is found by the
+        input array objects, so pass the same arrays every call (not new views of one
+        buffer); inputs that are not C-contiguous go through ``run``."""
         self._check_inputs(inputs)
-        key = tuple((name, arr.ctypes.data, arr.shape) for name, arr in inputs.items())
+        # keyed by the array objects themselves: the entry holds them, so while it exists no
+        # other array can have their ids (and an array's buffer never moves while referenced)
+        key = tuple((name, id(arr), arr.shape) for name, arr in inputs.items())
         bound = self._bound.get(key)
         if bound is None:
             outputs = self.run(inputs)
@@ -336,7 +340,7 @@ class OnnxModel:
                     self._bound.clear()  # buffers of an earlier user (a pipeline replaced)
                 self._bind(key, inputs, outputs)
             return outputs
-        binding, outputs = bound
+        binding, outputs, _ = bound
         start = time.perf_counter_ns()
         try:
             self._session.run_with_iobinding(binding)
@@ -357,7 +361,7 @@ class OnnxModel:
         for t, arr in zip(self._session.get_outputs(), outputs, strict=True):
             binding.bind_output(t.name, "cpu", 0, arr.dtype.type, list(arr.shape),
                                 arr.ctypes.data)
-        self._bound[key] = (binding, outputs)
+        self._bound[key] = (binding, outputs, list(inputs.values()))
 
     def zero_inputs(self) -> dict[str, np.ndarray]:
         """Zero tensors shaped per the manifest, dynamic dims set to 1."""
