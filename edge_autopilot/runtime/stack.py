@@ -13,7 +13,6 @@ simulator's truth: this module imports nothing from ``sim``.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -373,7 +372,9 @@ class StackPipeline:
         ego_s_m = self._ego_s_m if now is self._ego_pose else None
         self._objects = self._track_objects(self.tracks, now.x_m, now.y_m, now.yaw_rad, ego_s_m)
         if self._inp is not None:  # same instant, same pose and lane: only the objects are new
-            self._inp = dataclasses.replace(self._inp, objects=self._objects)
+            inp = self._inp  # (direct construction: dataclasses.replace costs ~10 us a call)
+            self._inp = PlanningInput(inp.t_ns, inp.ego, inp.lane, self._objects,
+                                      inp.set_speed_mps, inp.allow_lane_change)
 
     def _track_objects(self, tracks: TrackList, x: float, y: float, yaw: float,
                        ego_s_m: float | None = None) -> ObjectList:
