@@ -251,13 +251,125 @@ def decode(outputs: Sequence[np.ndarray], calibrations: tuple[CameraCalibration,
 
     One detection per local maximum of the class-wise maximum of the heatmap (so that one
     object scoring in two classes, e.g. car and truck, is reported once, as the higher), less
-    the weaker of detections that land on one spot (see NMS_MIN_M)."""
+    the weaker of detections that land on one spot (see NMS_MIN_M).
+
+    The arithmetic runs in numba kernels with the operations, in the order, of the numpy
+    form ``_decode_numpy`` (tests hold the two equal bit for bit); the transcendental
+    functions (exp, hypot, arctan2) stay numpy calls, so their results cannot differ."""
     heatmap, offset, log_depth = outputs[0], outputs[1], outputs[2]
     if heatmap.shape[0] != len(calibrations):
         raise ValueError(f"batch of {heatmap.shape[0]} frames but {len(calibrations)} "
                          "calibrations")
-    # the numpy reference of this step is ``_decode_peaks`` (tests hold the two equal)
     bi, ri, ci, conf, class_id, off_col, off_row, logd = _peak_candidates(
+        heatmap, offset, log_depth, score_threshold)
+    if bi.size == 0:
+        return CameraDetections.empty()
+    params = camera_params(calibrations)
+    u_px, v_px, dx, dy = _place_peaks(bi, ri, ci, off_col, off_row,
+                                      np.exp(logd.astype(np.float64)), params)
+    range_m = np.hypot(dx, dy)
+    dist_m = np.hypot(dx[:, None] - dx[None, :], dy[:, None] - dy[None, :])
+    keep = np.flatnonzero(_keep_mask(bi, dist_m, range_m))
+    dx, dy, range_m = dx[keep], dy[keep], range_m[keep]
+    camera, x_m, y_m, std_along_m, std_across_m = _finish(bi[keep], dx, dy, range_m, params)
+    return CameraDetections(
+        camera=camera,
+        class_id=class_id[keep],
+        confidence=conf[keep].astype(np.float32),
+        x_m=x_m,
+        y_m=y_m,
+        range_m=range_m,
+        bearing_rad=np.arctan2(dy, dx),
+        std_along_m=std_along_m,
+        std_across_m=std_across_m,
+        u_px=u_px[keep],
+        v_px=v_px[keep],
+    )
+
+
+@nb.njit(cache=True)
+def _place_peaks(bi: np.ndarray, ri: np.ndarray, ci: np.ndarray, off_col: np.ndarray,
+                 off_row: np.ndarray, exp_log_depth: np.ndarray, params: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Pixel (u, v) and offset (dx, dy) from the camera mount of each peak: decode's
+    sub-pixel position, depth and ``pixel_to_vehicle``, operation for operation.
+    ``exp_log_depth``: exp of the network's log depth (computed by numpy)."""
+    n = bi.shape[0]
+    u_px = np.empty(n)
+    v_px = np.empty(n)
+    dx = np.empty(n)
+    dy = np.empty(n)
+    for i in range(n):
+        p = params[bi[i]]
+        fx, fy, cx, cy, cyaw, syaw, cp, sp = p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7]
+        u = (ci[i] + np.float64(off_col[i])) * STRIDE_PX
+        v = (ri[i] + np.float64(off_row[i])) * STRIDE_PX
+        depth = exp_log_depth[i] * fx
+        a = -(u - cx) / fx
+        b = -(v - cy) / fy
+        fwd = cp + sp * b
+        u_px[i], v_px[i] = u, v
+        dx[i] = depth * (cyaw * fwd - syaw * a)
+        dy[i] = depth * (syaw * fwd + cyaw * a)
+    return u_px, v_px, dx, dy
+
+
+@nb.njit(cache=True)
+def _keep_mask(camera: np.ndarray, dist_m: np.ndarray, range_m: np.ndarray) -> np.ndarray:
+    """``_suppress_duplicates`` given the pairwise distances (computed by numpy)."""
+    n = camera.shape[0]
+    keep = np.ones(n, dtype=np.bool_)
+    for i in range(n):
+        radius = _nan_max(NMS_MIN_M, NMS_RANGE_FRAC * range_m[i])
+        for j in range(i):  # j before i: stronger
+            if camera[i] == camera[j] and dist_m[i, j] < radius:
+                keep[i] = False
+                break
+    return keep
+
+
+@nb.njit(cache=True)
+def _finish(bi: np.ndarray, dx: np.ndarray, dy: np.ndarray, range_m: np.ndarray,
+            params: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Camera index, position in the vehicle frame and position uncertainty of the kept
+    detections (decode's last step, operation for operation)."""
+    n = bi.shape[0]
+    camera = np.empty(n, dtype=np.int32)
+    x_m = np.empty(n)
+    y_m = np.empty(n)
+    std_along = np.empty(n)
+    std_across = np.empty(n)
+    for i in range(n):
+        camera[i] = bi[i]
+        x_m[i] = params[bi[i], 8] + dx[i]
+        y_m[i] = params[bi[i], 9] + dy[i]
+        std_along[i] = _nan_max(DEPTH_STD_FRAC * range_m[i], DEPTH_STD_MIN_M)
+        std_across[i] = _nan_max(BEARING_STD_RAD * range_m[i], ACROSS_STD_MIN_M)
+    return camera, x_m, y_m, std_along, std_across
+
+
+def _decode_peaks(heatmap: np.ndarray, offset: np.ndarray, log_depth: np.ndarray,
+                  threshold: float) -> tuple[np.ndarray, ...]:
+    """The numpy form of ``_peak_candidates`` (what decode did before the kernel), kept as
+    the reference the kernel is tested against."""
+    heat = heatmap.max(axis=1)
+    bi, ri, ci = _peaks(heat, threshold)
+    conf = heat[bi, ri, ci]
+    order = np.lexsort((-conf, bi))
+    bi, ri, ci, conf = bi[order], ri[order], ci[order], conf[order]
+    class_id = heatmap[bi, :, ri, ci].argmax(axis=1).astype(np.int32)
+    return (bi, ri, ci, conf, class_id, offset[bi, 0, ri, ci], offset[bi, 1, ri, ci],
+            log_depth[bi, 0, ri, ci])
+
+
+def _decode_numpy(outputs: Sequence[np.ndarray], calibrations: tuple[CameraCalibration, ...],
+           score_threshold: float = DEFAULT_SCORE_THRESHOLD) -> CameraDetections:
+    """The numpy form of ``decode``, kept as the reference its kernels are tested against."""
+    heatmap, offset, log_depth = outputs[0], outputs[1], outputs[2]
+    if heatmap.shape[0] != len(calibrations):
+        raise ValueError(f"batch of {heatmap.shape[0]} frames but {len(calibrations)} "
+                         "calibrations")
+    bi, ri, ci, conf, class_id, off_col, off_row, logd = _decode_peaks(
         heatmap, offset, log_depth, score_threshold)
     if bi.size == 0:
         return CameraDetections.empty()
@@ -283,17 +395,3 @@ def decode(outputs: Sequence[np.ndarray], calibrations: tuple[CameraCalibration,
         u_px=u_px,
         v_px=v_px,
     )
-
-
-def _decode_peaks(heatmap: np.ndarray, offset: np.ndarray, log_depth: np.ndarray,
-                  threshold: float) -> tuple[np.ndarray, ...]:
-    """The numpy form of ``_peak_candidates`` (what decode did before the kernel), kept as
-    the reference the kernel is tested against."""
-    heat = heatmap.max(axis=1)
-    bi, ri, ci = _peaks(heat, threshold)
-    conf = heat[bi, ri, ci]
-    order = np.lexsort((-conf, bi))
-    bi, ri, ci, conf = bi[order], ri[order], ci[order], conf[order]
-    class_id = heatmap[bi, :, ri, ci].argmax(axis=1).astype(np.int32)
-    return (bi, ri, ci, conf, class_id, offset[bi, 0, ri, ci], offset[bi, 1, ri, ci],
-            log_depth[bi, 0, ri, ci])
