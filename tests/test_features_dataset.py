@@ -86,3 +86,34 @@ def test_variants_jitter_but_stay_valid() -> None:
     speeds = {v.ego.speed_mps for v in made}
     assert len(speeds) == len(made)  # each one different
     assert all(0.79 * 25.0 <= v.ego.speed_mps <= 1.21 * 25.0 for v in made)
+
+
+def test_object_rows_kernel_equals_numpy_reference() -> None:
+    """The planner's object rows from the numba kernel are bit for bit the numpy form's
+    (window edges, equal distances, NaN, more objects than rows)."""
+    from edge_autopilot.planning.features import (
+        MAX_OBJECTS,
+        OBJECT_FEATURES,
+        _objects,
+        _objects_numpy,
+    )
+    from edge_autopilot.planning.types import ObjectList
+
+    rng = np.random.default_rng(1)
+    for t in range(500):
+        n = int(rng.integers(1, 25))
+        s = rng.uniform(-50.0, 140.0, n)
+        if t % 3 == 0:
+            s = np.round(s / 10.0) * 10.0 * rng.choice([-1.0, 1.0], n)
+        if t % 7 == 0:
+            s[0] = np.nan
+        obj = ObjectList(s, rng.uniform(-9.0, 9.0, n), rng.normal(20.0, 5.0, n),
+                         rng.normal(0.0, 1.0, n), rng.normal(0.0, 1.0, n),
+                         rng.uniform(0.5, 12.0, n), rng.uniform(0.5, 2.6, n),
+                         np.zeros(n, np.int8))
+        got = np.zeros((MAX_OBJECTS, OBJECT_FEATURES), np.float32)
+        want = got.copy()
+        speed = float(rng.uniform(0.0, 30.0))
+        _objects(obj, speed, got)
+        _objects_numpy(obj, speed, want)
+        assert got.tobytes() == want.tobytes()

@@ -94,6 +94,25 @@ def test_load_and_run_matches_numpy(tmp_path: Path) -> None:
     assert model.infer_ms(50) > 0.0
 
 
+def test_run_bound_equals_run_and_reads_inputs_in_place(tmp_path: Path) -> None:
+    write_models(tmp_path)
+    model = load(tmp_path)
+    x = np.array([[1, 2, 3, 4], [-1, 0, 0.5, 2]], dtype=np.float32)
+    first = model.run_bound({"x": x})  # binds this buffer (through run)
+    assert first[0].tobytes() == model.run({"x": x})[0].tobytes()
+    for k in range(3):
+        x[:] = np.random.default_rng(k).normal(size=x.shape).astype(np.float32)
+        (y,) = model.run_bound({"x": x})  # the binding sees the buffer's new contents
+        assert y.tobytes() == model.run({"x": x})[0].tobytes()
+    (again,) = model.run_bound({"x": x})
+    assert again is y  # the output buffer is reused, not reallocated
+    assert model.run_count == 9
+    other = np.ones((1, 4), dtype=np.float32)  # another buffer and shape: its own binding
+    assert model.run_bound({"x": other})[0].tobytes() == model.run({"x": other})[0].tobytes()
+    with pytest.raises(ModelError, match="input 'x' is float64"):
+        model.run_bound({"x": x.astype(np.float64)})
+
+
 def test_manifest_keeps_free_form_training_and_metrics(tmp_path: Path) -> None:
     write_models(tmp_path)
     manifest = load_manifest(tmp_path)

@@ -20,7 +20,7 @@ class NetworkController:
     def command(self, t_ns: int, ego: EgoMotion, lane: LaneGeometry,
                 traj: Trajectory) -> ControlCommand:
         encode_control(ego, lane, traj, self._x[0])
-        steer, accel = decode_control(self.model.run({self._input_name: self._x})[0][0])
+        steer, accel = decode_control(self.model.run_bound({self._input_name: self._x})[0][0])
         return ControlCommand(
             steer_rad=min(max(steer, -EGO_MAX_STEER_RAD), EGO_MAX_STEER_RAD),
             accel_mps2=min(max(accel, EMERGENCY_DECEL_MPS2), ACCEL_MAX_MPS2),

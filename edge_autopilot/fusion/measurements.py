@@ -26,6 +26,9 @@ RADAR_RANGE_STD_PER_M = 0.004
 RADAR_AZIMUTH_STD_RAD = math.radians(0.6)
 RADAR_DOPPLER_STD_MPS = 0.3
 ULTRASONIC_RANGE_STD_M = 0.1
+# PoseHistory keeps at most this many looked-up poses between two odometry samples (a cycle
+# asks for a handful; the cap only bounds memory if odometry stops arriving)
+MEMO_MAX_POSES = 64
 
 
 @dataclass(slots=True)
@@ -63,10 +66,15 @@ class PoseHistory:
         self.data = np.zeros((capacity, 5))
         self.count = 0
         self.capacity = capacity
+        # poses already looked up since the last add, by stamp: a cycle asks for the same
+        # stamps several times (the cycle's own time, each sample's) and the answer only
+        # changes when odometry arrives. Cleared on add, so it holds one cycle's few stamps.
+        self._memo: dict[int, Pose2D] = {}
 
     def add(self, odo: Odometry) -> None:
         if self.count and odo.stamp_ns <= self.t_ns[(self.count - 1) % self.capacity]:
             return  # stale or repeated: the history stays ordered
+        self._memo.clear()
         k = self.count % self.capacity
         self.t_ns[k] = odo.stamp_ns
         self.data[k] = (odo.x_m, odo.y_m, odo.yaw_rad, odo.speed_mps, odo.yaw_rate_rps)
@@ -77,12 +85,18 @@ class PoseHistory:
         over the (small) gap; None before any odometry."""
         if self.count == 0:
             return None
+        pose = self._memo.get(stamp_ns)
+        if pose is not None:
+            return pose
         k = _nearest_in_ring(self.t_ns, self.count, self.capacity, stamp_ns)
         x, y, yaw, v, w = self.data[k]
         dt = (stamp_ns - int(self.t_ns[k])) / 1e9
         yaw_mid = yaw + 0.5 * w * dt
-        return Pose2D(x + v * dt * math.cos(yaw_mid), y + v * dt * math.sin(yaw_mid),
+        pose = Pose2D(x + v * dt * math.cos(yaw_mid), y + v * dt * math.sin(yaw_mid),
                       yaw + w * dt, v, w)
+        if len(self._memo) < MEMO_MAX_POSES:
+            self._memo[stamp_ns] = pose
+        return pose
 
 
 @nb.njit(cache=True)

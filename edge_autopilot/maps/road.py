@@ -199,8 +199,21 @@ def surface_at(s: float, d: float, lane_count: int, lane_width_m: float) -> int:
     return 1
 
 
+def _is_plain_1d(a: object) -> bool:
+    """Already what the kernels take: a contiguous float64 1-D array."""
+    return (type(a) is np.ndarray and a.ndim == 1 and a.dtype == np.float64
+            and a.flags.c_contiguous)
+
+
 def _as_pair(a: np.ndarray | float, b: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
     """Two contiguous float64 1-D arrays of one length (a scalar is repeated)."""
+    # the loop's common cases (an array with an array, or with a float offset) without the
+    # general path's half a dozen conversions per call; same values either way
+    if _is_plain_1d(a):
+        if _is_plain_1d(b) and b.shape == a.shape:  # type: ignore[union-attr]
+            return a, b  # type: ignore[return-value]
+        if type(b) is float:
+            return a, np.full(a.shape, b)  # type: ignore[union-attr]
     a1 = np.ascontiguousarray(np.atleast_1d(a), dtype=np.float64)
     b1 = np.ascontiguousarray(np.atleast_1d(b), dtype=np.float64)
     if a1.shape != b1.shape:

@@ -8,9 +8,11 @@ against, so it favours being predictable over being clever. Pure functions do th
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
+import numba as nb
 import numpy as np
 
 from edge_autopilot.constants import (
@@ -58,6 +60,24 @@ class ExpertParams:
 
 
 _PRED_T_S = np.arange(0.0, 4.01, 0.25)
+# the planned path's sample times with "now" in front, for interpolating it at _PRED_T_S
+_PATH_T_S = np.concatenate(([0.0], HORIZON_T_S))
+# distances over which the curve limit must be reached at each preview point, doubled
+# (v^2 = u^2 + 2 a d); constant, so computed once, not every cycle
+_TWO_CURVE_DIST_M = 2.0 * np.maximum(PREVIEW_S_M, 5.0)
+
+
+@functools.lru_cache(maxsize=8)
+def _lateral_shape(time_constant_s: float, speed_max_mps: float
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """lateral_plan's constants for one parameter set: the exponential's decay over
+    HORIZON_T_S and the rate limit's lower and upper bounds (read-only arrays)."""
+    decay = np.exp(-HORIZON_T_S / time_constant_s)
+    low = -speed_max_mps * HORIZON_T_S
+    high = speed_max_mps * HORIZON_T_S
+    for a in (decay, low, high):
+        a.setflags(write=False)
+    return decay, low, high
 
 
 def idm_accel(speed_mps: float, set_speed_mps: float, gap_m: float, lead_speed_mps: float,
@@ -101,16 +121,15 @@ def curve_accel(speed_mps: float, curvature_1pm: np.ndarray, p: ExpertParams) ->
     """Acceleration that brings the speed under each previewed point's curve limit in time."""
     kappa = np.abs(curvature_1pm)
     limit = np.sqrt(p.curve_lat_accel_mps2 / np.maximum(kappa, 1e-6))
-    dist = np.maximum(PREVIEW_S_M, 5.0)
-    accel = (limit**2 - speed_mps**2) / (2.0 * dist)
+    accel = (limit**2 - speed_mps**2) / _TWO_CURVE_DIST_M
     return float(max(accel.min(), -p.curve_decel_limit_mps2))
 
 
 def lateral_plan(offset_m: float, target_m: float, p: ExpertParams) -> np.ndarray:
     """Lateral offset over HORIZON_T_S: exponential approach to the target, rate-limited."""
-    ideal = target_m + (offset_m - target_m) * np.exp(-HORIZON_T_S / p.lateral_time_constant_s)
-    step = np.clip(ideal - offset_m, -p.lateral_speed_max_mps * HORIZON_T_S,
-                   p.lateral_speed_max_mps * HORIZON_T_S)
+    decay, low, high = _lateral_shape(p.lateral_time_constant_s, p.lateral_speed_max_mps)
+    ideal = target_m + (offset_m - target_m) * decay
+    step = np.clip(ideal - offset_m, low, high)
     return offset_m + step
 
 
@@ -123,11 +142,44 @@ def in_path_mask(objects: ObjectList, offset_now_m: float, path_offset_m: np.nda
     """
     if objects.count == 0:
         return np.zeros(0, dtype=bool)
-    path_t = np.interp(_PRED_T_S, np.concatenate(([0.0], HORIZON_T_S)),
-                       np.concatenate(([offset_now_m], path_offset_m)))
+    path_t = np.interp(_PRED_T_S, _PATH_T_S, np.concatenate(([offset_now_m], path_offset_m)))
+    mask = np.empty(objects.count, dtype=bool)
+    _in_path(objects.s_rel_m, objects.d_m, objects.v_s_mps, objects.v_d_mps, objects.length_m,
+             objects.width_m, path_t, ego_speed_mps, p.corridor_margin_m, _PRED_T_S, mask)
+    return mask
+
+
+@nb.njit(cache=True)
+def _in_path(s_rel_m: np.ndarray, d_m: np.ndarray, v_s_mps: np.ndarray, v_d_mps: np.ndarray,
+             length_m: np.ndarray, width_m: np.ndarray, path_t_m: np.ndarray,
+             ego_speed_mps: float, corridor_margin_m: float, pred_t_s: np.ndarray,
+             out: np.ndarray) -> None:
+    """in_path_mask's object-by-time test in one pass (it was a dozen (n, 17) numpy
+    temporaries every cycle). Each value is computed with the operations, in the order, of
+    the numpy form ``_in_path_numpy`` (numba adds no fused multiply-add or reassociation
+    without fastmath), so the mask is the same."""
+    for i in range(s_rel_m.shape[0]):
+        half = 0.5 * (width_m[i] + EGO_WIDTH_M) + corridor_margin_m
+        half_len = 0.5 * length_m[i]
+        hit = False
+        if s_rel_m[i] + half_len > EGO_REAR_AXLE_TO_FRONT_M:  # ahead now
+            for k in range(pred_t_s.shape[0]):
+                t = pred_t_s[k]
+                d_pred = d_m[i] + v_d_mps[i] * t
+                s_obj = s_rel_m[i] + v_s_mps[i] * t
+                s_ego_front = EGO_REAR_AXLE_TO_FRONT_M + ego_speed_mps * t
+                if abs(d_pred - path_t_m[k]) < half and s_obj + half_len > s_ego_front - 0.5:
+                    hit = True
+                    break
+        out[i] = hit
+
+
+def _in_path_numpy(objects: ObjectList, path_t_m: np.ndarray, ego_speed_mps: float,
+                   p: ExpertParams) -> np.ndarray:
+    """The numpy form of _in_path, kept as the reference the kernel is tested against."""
     d_pred = objects.d_m[:, None] + objects.v_d_mps[:, None] * _PRED_T_S[None, :]
     half = 0.5 * (objects.width_m[:, None] + EGO_WIDTH_M) + p.corridor_margin_m
-    overlap = np.abs(d_pred - path_t[None, :]) < half
+    overlap = np.abs(d_pred - path_t_m[None, :]) < half
     # only while the object is still ahead of the ego's front at that time
     s_obj = objects.s_rel_m[:, None] + objects.v_s_mps[:, None] * _PRED_T_S[None, :]
     s_ego_front = EGO_REAR_AXLE_TO_FRONT_M + ego_speed_mps * _PRED_T_S[None, :]

@@ -8,6 +8,7 @@ Scales are constants here, in one place; changing any of them changes the networ
 
 from __future__ import annotations
 
+import numba as nb
 import numpy as np
 
 from edge_autopilot.constants import EGO_REAR_AXLE_TO_FRONT_M
@@ -56,6 +57,50 @@ def _ego(ego: EgoMotion) -> list[float]:
 
 def _objects(obj: ObjectList, ego_speed_mps: float, out: np.ndarray) -> None:
     """Nearest objects (by road distance) in the window, one row each; empty rows are zero."""
+    if obj.count == 0:
+        return
+    _object_rows(obj.s_rel_m, obj.d_m, obj.v_s_mps, obj.v_d_mps, obj.a_s_mps2, obj.length_m,
+                 obj.width_m, ego_speed_mps, out)
+
+
+@nb.njit(cache=True)
+def _object_rows(s_rel_m: np.ndarray, d_m: np.ndarray, v_s_mps: np.ndarray,
+                 v_d_mps: np.ndarray, a_s_mps2: np.ndarray, length_m: np.ndarray,
+                 width_m: np.ndarray, ego_speed_mps: float, out: np.ndarray) -> None:
+    """_objects' rows in one pass (it ran ~20 numpy calls on a dozen objects every cycle).
+
+    The same selection (in the window; nearest by |s| first, ties in list order, as a stable
+    argsort) and the same arithmetic, operation by operation, as the numpy form it replaces,
+    so the features are bit for bit what the networks were trained on."""
+    lo, hi = OBJECT_WINDOW_S_M
+    n = s_rel_m.shape[0]
+    sel = np.empty(n, dtype=np.int64)
+    k = 0
+    for i in range(n):
+        if s_rel_m[i] > lo and s_rel_m[i] < hi and abs(d_m[i]) < OBJECT_WINDOW_D_M:
+            # stable insertion by |s|: after every earlier entry that is not farther
+            j = k
+            while j > 0 and abs(s_rel_m[sel[j - 1]]) > abs(s_rel_m[i]):
+                sel[j] = sel[j - 1]
+                j -= 1
+            sel[j] = i
+            k += 1
+    for r in range(min(k, MAX_OBJECTS)):
+        i = sel[r]
+        gap = s_rel_m[i] - 0.5 * length_m[i] - EGO_REAR_AXLE_TO_FRONT_M
+        out[r, 0] = 1.0
+        out[r, 1] = s_rel_m[i] / DIST_SCALE_M
+        out[r, 2] = d_m[i] / LANE_WIDTH_SCALE_M
+        out[r, 3] = (v_s_mps[i] - ego_speed_mps) / REL_SPEED_SCALE_MPS
+        out[r, 4] = v_d_mps[i] / LAT_SPEED_SCALE_MPS
+        out[r, 5] = a_s_mps2[i] / ACCEL_SCALE_MPS2
+        out[r, 6] = length_m[i] / 5.0
+        out[r, 7] = width_m[i] / 2.0
+        out[r, 8] = gap / DIST_SCALE_M
+
+
+def _objects_numpy(obj: ObjectList, ego_speed_mps: float, out: np.ndarray) -> None:
+    """The numpy form of _objects, kept as the reference the kernel is tested against."""
     if obj.count == 0:
         return
     lo, hi = OBJECT_WINDOW_S_M

@@ -22,8 +22,8 @@ class NetworkPlanner:
 
     def plan(self, inp: PlanningInput, target_offset_m: float) -> Trajectory:
         encode_planning(inp, target_offset_m, self._x[0])
-        y = self.model.run({self._input_name: self._x})[0][0]
-        traj = decode_planning(y)
+        y = self.model.run_bound({self._input_name: self._x})[0][0]
+        traj = decode_planning(y)  # new float64 arrays: nothing refers to the output buffer
         # a network can say anything: the plan never asks beyond what the car can do
         np.clip(traj.accel_mps2, EMERGENCY_DECEL_MPS2, ACCEL_MAX_MPS2, out=traj.accel_mps2)
         return traj

@@ -13,12 +13,12 @@ simulator's truth: this module imports nothing from ``sim``.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import numba as nb
 import numpy as np
 
 from edge_autopilot.constants import (
@@ -31,6 +31,7 @@ from edge_autopilot.control.command import ControlCommand
 from edge_autopilot.control.expert import ExpertController
 from edge_autopilot.fusion.measurements import (
     MeasurementBatch,
+    Pose2D,
     PoseHistory,
     camera_batch,
     radar_batch,
@@ -43,7 +44,6 @@ from edge_autopilot.planning.expert import ExpertPlanner
 from edge_autopilot.planning.localization import (
     lane_geometry_at,
     objects_on_road,
-    vehicle_to_world,
 )
 from edge_autopilot.planning.types import EgoMotion, ObjectList, PlanningInput, Trajectory
 from edge_autopilot.safety.collision import path_coordinates
@@ -90,6 +90,39 @@ class StackConfig:
     set_speed_mps: float
     allow_lane_change: bool = False
     safety: bool = True  # the safety monitor checks every command (off only in experiments)
+
+
+@nb.njit(cache=True)
+def _track_boxes(x_m: np.ndarray, y_m: np.ndarray, vx_mps: np.ndarray, vy_mps: np.ndarray,
+                 hits: np.ndarray, ego_x_m: float, ego_y_m: float, cos_yaw: float,
+                 sin_yaw: float, out: np.ndarray) -> None:
+    """Tracks (vehicle frame) -> box centres and velocities in the world frame, one pass.
+
+    Rows of ``out``: centre x, centre y, velocity x, velocity y. The same
+    operations in the same order as the numpy expressions this replaced (no reassociation,
+    no fused multiply-add: numba leaves both off without fastmath), so the values are
+    identical; it saves about twenty numpy calls on a dozen tracks every cycle."""
+    front = EGO_REAR_AXLE_TO_FRONT_M - 1.0
+    back = -EGO_REAR_AXLE_TO_BACK_M + 1.0
+    side = 0.5 * EGO_WIDTH_M + ASIDE_MARGIN_M
+    for i in range(x_m.shape[0]):
+        x, y = x_m[i], y_m[i]
+        length, width = DEFAULT_OBJECT_LENGTH_M, DEFAULT_OBJECT_WIDTH_M
+        ahead = x > front
+        behind = x < back
+        aside = abs(y) > side or (not ahead and not behind)
+        along = 0.5 if ahead else (-0.5 if behind else 0.0)
+        # np.sign: 0 for either zero, NaN stays NaN
+        sign = 1.0 if y > 0.0 else (-1.0 if y < 0.0 else (0.0 if y == 0.0 else y))
+        across = 0.5 * sign if aside else 0.0
+        cx = x + along * length
+        cy = y + across * width
+        out[0, i] = ego_x_m + cos_yaw * cx - sin_yaw * cy
+        out[1, i] = ego_y_m + sin_yaw * cx + cos_yaw * cy
+        trust = min(max((hits[i] - YOUNG_TRACK_HITS) / LATERAL_TRUST_HITS, 0.0), 1.0)
+        vy_v = vy_mps[i] * trust
+        out[2, i] = cos_yaw * vx_mps[i] - sin_yaw * vy_v
+        out[3, i] = sin_yaw * vx_mps[i] + cos_yaw * vy_v
 
 
 class StackPipeline:
@@ -143,6 +176,9 @@ class StackPipeline:
         self._command: ControlCommand | None = None
         self._accel_mps2 = 0.0
         self.tracks: TrackList | None = None
+        self._ego_pose: Pose2D | None = None
+        self._boxes = np.empty((4, 64))  # _track_objects' scratch, see _box_buffer
+        self._ego_s_m = 0.0
 
     @property
     def trajectory(self) -> Trajectory | None:
@@ -157,7 +193,7 @@ class StackPipeline:
     def warm_up(self) -> None:
         """Run every kernel once on throwaway data, so the first real cycle is not the one
         that pays for loading compiled code."""
-        from edge_autopilot.fusion.measurements import Pose2D, position_batch
+        from edge_autopilot.fusion.measurements import position_batch
 
         pose = Pose2D(0.0, 0.0, 0.0, 10.0, 0.0)
         poses = PoseHistory()
@@ -238,6 +274,8 @@ class StackPipeline:
         if pose is None:
             return None
         s, d = self.road.frenet_of(pose.x_m, pose.y_m)
+        # fusion places this cycle's objects relative to the same pose: keep its s
+        self._ego_pose, self._ego_s_m = pose, s
         lane = lane_geometry_at(self.road, s, d, pose.yaw_rad)
         # the bicycle model run backwards: the steering angle that explains the yaw rate
         steer = math.atan(pose.yaw_rate_rps * EGO_WHEELBASE_M / max(pose.speed_mps, 1.0))
@@ -339,39 +377,44 @@ class StackPipeline:
         if now is None:
             return
         self.tracks = self.tracker.tracks(t_ns, now)
-        self._objects = self._track_objects(self.tracks, now.x_m, now.y_m, now.yaw_rad)
+        # the pose history memoizes by stamp, so ``now`` is begin_cycle's pose object unless
+        # odometry arrived in between; then its Frenet s is already known
+        ego_s_m = self._ego_s_m if now is self._ego_pose else None
+        self._objects = self._track_objects(self.tracks, now.x_m, now.y_m, now.yaw_rad, ego_s_m)
         if self._inp is not None:  # same instant, same pose and lane: only the objects are new
-            self._inp = dataclasses.replace(self._inp, objects=self._objects)
+            inp = self._inp  # (direct construction: dataclasses.replace costs ~10 us a call)
+            self._inp = PlanningInput(inp.t_ns, inp.ego, inp.lane, self._objects,
+                                      inp.set_speed_mps, inp.allow_lane_change)
 
-    def _track_objects(self, tracks: TrackList, x: float, y: float, yaw: float) -> ObjectList:
+    def _track_objects(self, tracks: TrackList, x: float, y: float, yaw: float,
+                       ego_s_m: float | None = None) -> ObjectList:
         n = tracks.count
         if n == 0 or self._inp is None:
             return ObjectList.empty()
         # A track is the object's outline point nearest the ego (what every sensor reports):
         # the middle of its back when straight ahead, its near corner when ahead in another
         # lane, a point of its side when alongside. The box centre is half a length further
-        # along and, off to the side, half a width further out.
-        length = np.full(n, DEFAULT_OBJECT_LENGTH_M)
-        width = np.full(n, DEFAULT_OBJECT_WIDTH_M)
-        ahead = tracks.x_m > EGO_REAR_AXLE_TO_FRONT_M - 1.0
-        behind = tracks.x_m < -EGO_REAR_AXLE_TO_BACK_M + 1.0
-        aside = (np.abs(tracks.y_m) > 0.5 * EGO_WIDTH_M + ASIDE_MARGIN_M) | (~ahead & ~behind)
-        cx = tracks.x_m + np.where(ahead, 0.5, np.where(behind, -0.5, 0.0)) * length
-        cy = tracks.y_m + np.where(aside, 0.5 * np.sign(tracks.y_m), 0.0) * width
-        wx, wy = vehicle_to_world(x, y, yaw, cx, cy)
-        s_centre, d = self.road.to_frenet(wx, wy)
+        # along and, off to the side, half a width further out (see _track_boxes).
         # A young track's sideways velocity is mostly the track settling, or, on a long object
         # alongside, its nearest point sliding along the side; taken at face value it predicts
         # cut-ins that never come. It counts in full once the track has a history.
-        trust = np.clip((tracks.hits - YOUNG_TRACK_HITS) / LATERAL_TRUST_HITS, 0.0, 1.0)
-        vy_v = tracks.vy_mps * trust
         c, sn = math.cos(yaw), math.sin(yaw)
-        vx = c * tracks.vx_mps - sn * vy_v
-        vy = sn * tracks.vx_mps + c * vy_v
-        ego_s, _ = self.road.frenet_of(x, y)
+        out = self._box_buffer(n)
+        _track_boxes(tracks.x_m, tracks.y_m, tracks.vx_mps, tracks.vy_mps, tracks.hits, x, y, c,
+                     sn, out)
+        wx, wy, vx, vy = out[0], out[1], out[2], out[3]
+        s_centre, d = self.road.to_frenet(wx, wy)
+        ego_s = self.road.frenet_of(x, y)[0] if ego_s_m is None else ego_s_m
+        # (objects_on_road keeps no view of the scratch rows: its velocities are new arrays)
         return objects_on_road(self.road, ego_s, self._inp.lane, s_centre, d, vx, vy,
-                               np.zeros(n), length, width,
-                               np.zeros(n, dtype=np.int8))
+                               np.zeros(n), np.full(n, DEFAULT_OBJECT_LENGTH_M),
+                               np.full(n, DEFAULT_OBJECT_WIDTH_M), np.zeros(n, dtype=np.int8))
+
+    def _box_buffer(self, n: int) -> np.ndarray:
+        """(4, n) scratch rows for _track_boxes, grown (never shrunk) as the track count does."""
+        if self._boxes.shape[1] < n:
+            self._boxes = np.empty((4, max(n, 2 * self._boxes.shape[1])))
+        return self._boxes[:, :n]
 
     def _plan(self) -> None:
         inp = self._inp
