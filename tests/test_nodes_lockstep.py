@@ -181,3 +181,32 @@ def test_recorder_node_writes_what_went_over_the_bus(tmp_path: Path) -> None:
     assert n - 5 <= counts["/autopilot/trajectory"] <= n
     # log times are the simulator's clock (use_sim_time)
     assert 0.9e9 <= last_t <= 1.0e9
+
+
+def test_bridge_gives_up_when_nothing_answers() -> None:
+    """The loop stops and no supervisor watches: the run ends with a clear error instead of
+    waiting out every remaining cycle."""
+    from edge_autopilot.errors import TransportError
+
+    domain = 104
+    with _bus(domain, LOOP_NODE) as loop_bus, _bus(domain, "sim_bridge") as sim_bus:
+        loop = AutopilotLoopNode(loop_bus, LoopParams(scenario=str(_scenario_path()),
+                                                      freeze_gc=False), _common(domain))
+        thread = _NodeThread(loop)
+        driver = BusDriver(sim_bus, command_timeout_s=0.05, expect=(LOOP_NODE,),
+                           node_problem=lambda: None if thread.thread.is_alive()
+                           else "node autopilot_loop exited")
+        step = driver.step
+
+        def step_then_die(world, samples):
+            if world.t_s >= 0.5 and thread.thread.is_alive():
+                thread.halt()
+            return step(world, samples)
+
+        driver.step = step_then_die  # type: ignore[method-assign]
+        try:
+            with pytest.raises(TransportError, match=r"no command from the loop or the "
+                               r"supervisor for 5 cycles at t = 0\.54 s: node autopilot_loop"):
+                run_bus_scenario(_short(2.0), driver)
+        finally:
+            loop.close()

@@ -51,6 +51,8 @@ from edge_autopilot.sim.world import World
 
 NODE_NAME = "sim_bridge"
 HANDSHAKE_PERIOD_S = 0.1
+# consecutive cycles with no command from anyone before the run is given up
+GIVE_UP_SILENT_CYCLES = 5
 # after the run: the loop's last timing and safety messages still in flight
 DRAIN_S = 0.5
 
@@ -89,6 +91,7 @@ class BusDriver:
         self.held_commands = 0  # cycles where no command came in time: the actuator held
         self.takeover_t_s: float | None = None
         self._supervised = False  # the supervisor has taken over: its commands only
+        self._silent_cycles = 0  # consecutive cycles without any command
         self.last_command = ControlCommand(0.0, 0.0)
         self.timing: list[LoopTiming] = []
         self.safety: list[SafetyState] = []
@@ -148,7 +151,16 @@ class BusDriver:
         self.round_trip_ns.append(time.perf_counter_ns() - t0 if command is not None else -1)
         if command is None:
             self.held_commands += 1
+            self._silent_cycles += 1
+            if self._silent_cycles >= GIVE_UP_SILENT_CYCLES:
+                # a live supervisor answers two cycles after the loop falls silent: neither
+                # answering means nothing drives the car; end the run instead of waiting on
+                problem = self.node_problem() if self.node_problem is not None else None
+                raise TransportError(
+                    f"no command from the loop or the supervisor for {self._silent_cycles} "
+                    f"cycles at t = {world.t_s:.2f} s" + (f": {problem}" if problem else ""))
             return self.last_command
+        self._silent_cycles = 0
         self.last_command = command
         if self._supervised and self.takeover_t_s is None:
             self.takeover_t_s = world.t_s
