@@ -26,6 +26,7 @@ import math
 
 import numpy as np
 
+from edge_autopilot.constants import NS_PER_S
 from edge_autopilot.control.command import ControlCommand
 from edge_autopilot.errors import MessageError
 from edge_autopilot.msgs.ackermann_msgs import AckermannDrive, AckermannDriveStamped
@@ -49,7 +50,6 @@ from edge_autopilot.msgs.sensor_msgs import Image, Range
 from edge_autopilot.msgs.std_msgs import Header
 from edge_autopilot.sensors.samples import CameraFrame, Odometry, RadarScan, UltrasonicRange
 
-NS_PER_S = 1_000_000_000
 _INT32_MAX = 2**31 - 1
 MAP_FRAME = "map"
 BASE_FRAME = "base_link"

@@ -178,8 +178,7 @@ class AutopilotLoopNode:
         if self.sim_time:
             while not stop.is_set:
                 self.step_lockstep(timeout_s=0.1)
-        else:
-            self.executive.prepare()
+        else:  # (StackDriver.reset prepared the executive for the wall clock)
             while not stop.is_set:
                 self.run_cycle([], None)
 

@@ -11,7 +11,6 @@ loop timing and the safety state back.
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +19,14 @@ import numpy as np
 from edge_autopilot.nodes.autopilot_loop import NODE_NAME as LOOP_NODE
 from edge_autopilot.nodes.autopilot_loop import AutopilotLoopNode
 from edge_autopilot.nodes.common import StopFlag
-from edge_autopilot.nodes.launcher import NodeProcesses, free_domain_id
+from edge_autopilot.nodes.launcher import drive_over_transport
 from edge_autopilot.nodes.params import CommonParams, LoopParams
 from edge_autopilot.nodes.sim_bridge import BusDriver, run_bus_scenario
 
-# messages the loop sends back per cycle: command, loop timing, safety state
-LOOP_MESSAGES_PER_CYCLE = 3
+# messages the loop sends back per cycle: command, loop timing, safety state, tracks and the
+# trajectory (the last whenever the planning network ran: all but the first few cycles), plus
+# diagnostics once a second (not counted)
+LOOP_MESSAGES_PER_CYCLE = 5
 
 
 def _percentiles_ms(ns: np.ndarray) -> dict[str, float | None]:
@@ -36,7 +37,9 @@ def _percentiles_ms(ns: np.ndarray) -> dict[str, float | None]:
             "max": round(float(ns.max() / 1e6), 4)}
 
 
-def _figures(kind: str, driver: BusDriver, result: Any, wall_s: float) -> dict[str, Any]:
+def _figures(kind: str, driver: BusDriver, result: Any) -> dict[str, Any]:
+    first, last = driver.first_publish_ns, driver.last_command_rx_ns
+    traffic_s = (last - first) / 1e9 if first is not None and last is not None else 0.0
     rtt = np.asarray(driver.round_trip_ns, dtype=np.int64)
     answered = rtt >= 0
     cycle = np.full(rtt.shape, -1, dtype=np.int64)
@@ -54,8 +57,8 @@ def _figures(kind: str, driver: BusDriver, result: Any, wall_s: float) -> dict[s
         "loop_cycle_ms": _percentiles_ms(cycle[cycle >= 0]),
         "transport_ms": _percentiles_ms(transport),
         "messages": messages,
-        "messages_per_s": round(messages / wall_s, 1) if wall_s > 0 else None,
-        "wall_s": round(wall_s, 3),
+        "messages_per_s": round(messages / traffic_s, 1) if traffic_s > 0 else None,
+        "traffic_s": round(traffic_s, 3),
         "passed": bool(result.passed),
     }
 
@@ -76,20 +79,13 @@ def bench_transport(kind: str, scenario_path: Path, scenario: Any, distro: str =
             thread = threading.Thread(target=node.spin, args=(stop,), daemon=True)
             thread.start()
             try:
-                driver = BusDriver(bus, distro, expect=(LOOP_NODE,))
-                t0 = time.perf_counter()
+                driver = BusDriver(bus, expect=(LOOP_NODE,))
                 result = run_bus_scenario(scenario, driver)
-                wall = time.perf_counter() - t0
             finally:
                 stop.event.set()
                 thread.join(5.0)
                 node.close()
-        return _figures(kind, driver, result, wall)
-    domain_id = free_domain_id()
-    with NodeProcesses(scenario_path, kind, domain_id, distro, models_dir) as nodes, \
-            make_bus(kind, distro=distro, domain_id=domain_id) as bus:
-        driver = BusDriver(bus, distro, node_problem=nodes.problem)
-        t0 = time.perf_counter()
-        result = run_bus_scenario(scenario, driver)
-        wall = time.perf_counter() - t0
-    return _figures(kind, driver, result, wall)
+        return _figures(kind, driver, result)
+    result, driver = drive_over_transport(scenario_path, scenario, kind, models_dir, None,
+                                          distro)
+    return _figures(kind, driver, result)

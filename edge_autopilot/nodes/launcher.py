@@ -91,16 +91,25 @@ class NodeProcesses:
         self.close()
 
 
-def run_over_transport(scenario_path: Path, scenario: Any, transport: str,
-                       models_dir: Path | None, seed: int | None, distro: str,
-                       tap: Any = None) -> Any:
+def drive_over_transport(scenario_path: Path, scenario: Any, transport: str,
+                         models_dir: Path | None, seed: int | None, distro: str,
+                         tap: Any = None) -> tuple[Any, Any]:
     """One scenario with the loop and the supervisor in their own processes and the simulator
-    bridge in this one, over ``transport``, in lockstep: the result ``run`` reports."""
+    bridge in this one, over ``transport``, in lockstep: (the result, the bridge's driver with
+    its per-cycle figures)."""
     from edge_autopilot.nodes.sim_bridge import BusDriver, run_bus_scenario
     from edge_autopilot.transport import make_bus
 
     domain_id = free_domain_id()
     with NodeProcesses(scenario_path, transport, domain_id, distro, models_dir) as nodes, \
             make_bus(transport, distro=distro, domain_id=domain_id) as bus:
-        driver = BusDriver(bus, distro, node_problem=nodes.problem)
-        return run_bus_scenario(scenario, driver, seed, tap=tap)
+        driver = BusDriver(bus, node_problem=nodes.problem)
+        return run_bus_scenario(scenario, driver, seed, tap=tap), driver
+
+
+def run_over_transport(scenario_path: Path, scenario: Any, transport: str,
+                       models_dir: Path | None, seed: int | None, distro: str,
+                       tap: Any = None) -> Any:
+    """The result ``run --transport`` reports (see ``drive_over_transport``)."""
+    return drive_over_transport(scenario_path, scenario, transport, models_dir, seed, distro,
+                                tap)[0]

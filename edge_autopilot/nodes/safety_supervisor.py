@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from edge_autopilot.constants import CYCLE_PERIOD_NS
+from edge_autopilot.errors import MessageError
 from edge_autopilot.msgs import convert
 from edge_autopilot.msgs.ackermann_msgs import AckermannDriveStamped
 from edge_autopilot.msgs.diagnostic_msgs import DiagnosticArray
@@ -39,14 +40,19 @@ from edge_autopilot.nodes.common import StopFlag, make_node_bus, node_params, no
 from edge_autopilot.nodes.inbox import Inbox
 from edge_autopilot.nodes.params import CommonParams, SupervisorParams
 from edge_autopilot.nodes.status import diagnostics_msg, ready_msg
-from edge_autopilot.safety.supervisor import LoopMessage, Supervisor, now_ns
+from edge_autopilot.safety.supervisor import (
+    POLL_MS,
+    STATUS_PERIOD_NS,
+    LoopMessage,
+    Supervisor,
+    now_ns,
+)
 from edge_autopilot.safety.types import DiagnosticLevel
 from edge_autopilot.transport.topics import TOPIC_SUPERVISOR_COMMAND as SUPERVISOR_COMMAND_TOPIC
 
 NODE_NAME = "safety_supervisor"
 # sim time: how long (wall clock) to wait at a step for the previous cycle's command
 PREVIOUS_COMMAND_WAIT_S = 0.05
-WALL_POLL_S = 0.001
 
 
 class SupervisorNode:
@@ -77,7 +83,7 @@ class SupervisorNode:
         for msg in self.inbox.drain(COMMAND_TOPIC):
             try:
                 command = convert.command_from_msg(msg)
-            except Exception:  # a malformed command is no sign of life
+            except MessageError:  # a malformed command is no sign of life
                 continue
             # the speed the loop computed it at: the stop profile starts from there
             if math.isfinite(msg.drive.speed):
@@ -132,8 +138,8 @@ class SupervisorNode:
             self._publish(t)
             if took_over or t >= next_status:
                 self._publish_status(t)
-                next_status = t + 1_000_000_000
-            time.sleep(WALL_POLL_S)
+                next_status = t + STATUS_PERIOD_NS
+            time.sleep(POLL_MS / 1000.0)
 
 
 def _main(argv: Sequence[str] | None) -> int:

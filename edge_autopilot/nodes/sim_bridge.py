@@ -62,14 +62,13 @@ class BusDriver:
 
     name = "stack"
 
-    def __init__(self, bus: Any, distro: str = "humble", command_timeout_s: float = 2.0,
+    def __init__(self, bus: Any, command_timeout_s: float = 2.0,
                  connect_timeout_s: float = 60.0,
                  expect: tuple[str, ...] = (LOOP_NODE, SUPERVISOR_NODE),
                  node_problem: Callable[[], str | None] | None = None) -> None:
         self.bus = bus
         # says why a node this run needs has died (the launcher's check); None: not watched
         self.node_problem = node_problem
-        self.distro = distro
         self.command_timeout_s = command_timeout_s
         self.connect_timeout_s = connect_timeout_s
         self.expect = expect
@@ -99,6 +98,10 @@ class BusDriver:
         # the messages this side published
         self.round_trip_ns: list[int] = []
         self.published = 0
+        # wall clock of the first cycle's first publish and of the last command received:
+        # the traffic's span, set-up (handshake, process start) excluded
+        self.first_publish_ns: int | None = None
+        self.last_command_rx_ns: int | None = None
 
     def _on_diagnostics(self, msg: DiagnosticArray) -> None:
         for status in msg.status:
@@ -132,23 +135,29 @@ class BusDriver:
                 raise TransportError(f"no answer from {missing} within "
                                      f"{self.connect_timeout_s:.0f} s: is it running on the same "
                                      "transport and domain?")
-            self.pub_clock.publish(Clock(clock=header(0).stamp))
+            self.pub_clock.publish(Clock(clock=convert.time_from_ns(0)))
             time.sleep(HANDSHAKE_PERIOD_S)
 
     def step(self, world: World, samples: list[SensorSample]) -> ControlCommand:
         t_ns = world.t_ns
         t0 = time.perf_counter_ns()
+        if self.first_publish_ns is None:
+            self.first_publish_ns = t0
         topics: list[str] = []
         for s in samples:
             for topic, msg in sample_messages(s):
                 self.sensor_pubs[topic].publish(msg)
                 topics.append(topic)
         self.pub_step.publish(SimStep(header=header(t_ns), cycle=self.cycle, topics=tuple(topics)))
-        self.pub_clock.publish(Clock(clock=header(t_ns).stamp))
+        self.pub_clock.publish(Clock(clock=convert.time_from_ns(t_ns)))
         self.cycle += 1
         self.published += len(topics) + 2
         command = self._await_command(t_ns)
-        self.round_trip_ns.append(time.perf_counter_ns() - t0 if command is not None else -1)
+        rx_ns = time.perf_counter_ns()
+        self.round_trip_ns.append(rx_ns - t0 if command is not None else -1)
+        if command is not None:
+            self.last_command_rx_ns = rx_ns
+        self._collect_reports()
         if command is None:
             self.held_commands += 1
             self._silent_cycles += 1
@@ -188,15 +197,19 @@ class BusDriver:
             topic = SUPERVISOR_COMMAND_TOPIC if self._supervised else COMMAND_TOPIC
             self.inbox.wait_pending(topic, min(left, 0.005))
 
+    def _collect_reports(self) -> None:
+        # every cycle: the inbox is bounded, and a run has more cycles than it holds
+        self.timing.extend(self.inbox.drain(LOOP_TIMING_TOPIC))
+        self.safety.extend(self.inbox.drain(SAFETY_STATE_TOPIC))
+
     def loop_fields(self, cycles: int) -> dict[str, Any]:
         """The loop's timing and the monitor's ladder as the loop reported them, in the
         fields ``ScenarioResult`` has for an in-process stack."""
         deadline = time.monotonic() + DRAIN_S
+        self._collect_reports()
         while len(self.timing) < cycles and time.monotonic() < deadline:
-            self.timing.extend(self.inbox.drain(LOOP_TIMING_TOPIC))
             time.sleep(0.01)
-        self.timing.extend(self.inbox.drain(LOOP_TIMING_TOPIC))
-        self.safety.extend(self.inbox.drain(SAFETY_STATE_TOPIC))
+            self._collect_reports()
         events: list[dict[str, Any]] = []
         level = SafetyLevel.NOMINAL
         max_level = SafetyLevel.NOMINAL
@@ -244,8 +257,7 @@ def _main(argv: Sequence[str] | None) -> int:
     scenario = resolve_scenario(params.scenario)
     expect = (LOOP_NODE,) if args.no_supervisor else (LOOP_NODE, SUPERVISOR_NODE)
     with make_node_bus(common, NODE_NAME) as bus:
-        driver = BusDriver(bus, common.distro, params.command_timeout_s,
-                           params.connect_timeout_s, expect)
+        driver = BusDriver(bus, params.command_timeout_s, params.connect_timeout_s, expect)
         result = run_bus_scenario(scenario, driver, None if params.seed < 0 else params.seed)
     text = json.dumps(result.to_json(), indent=2)
     if params.result:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from edge_autopilot.msgs.builtin_interfaces import Time
+from edge_autopilot.msgs import convert
 from edge_autopilot.msgs.diagnostic_msgs import DiagnosticArray, DiagnosticStatus, KeyValue
 from edge_autopilot.msgs.edge_autopilot_msgs import (
     LoopTiming,
@@ -26,11 +26,9 @@ from edge_autopilot.transport.topics import (
     TOPIC_TRAJECTORY,
 )
 
-NS_PER_S = 1_000_000_000
-
 
 def header(t_ns: int, frame_id: str = "base_link") -> Header:
-    return Header(stamp=Time(sec=t_ns // NS_PER_S, nanosec=t_ns % NS_PER_S), frame_id=frame_id)
+    return Header(stamp=convert.time_from_ns(t_ns), frame_id=frame_id)
 
 
 def loop_timing_msg(t_ns: int, cycle: int, outcome: Any, times: CycleTimes, row: int,
@@ -48,7 +46,8 @@ def loop_timing_msg(t_ns: int, cycle: int, outcome: Any, times: CycleTimes, row:
 def safety_state_msg(t_ns: int, decision: Any, guarded: bool, speed_cap_mps: float) -> SafetyState:
     """The monitor's verdict (``SafetyDecision``; None before the monitor's first cycle)."""
     if decision is None:
-        return SafetyState(header=header(t_ns), level=0, reasons=(), command_replaced=guarded,
+        return SafetyState(header=header(t_ns), level=int(SafetyLevel.NOMINAL), reasons=(),
+                           command_replaced=guarded,
                            speed_cap_mps=float("inf"))
     return SafetyState(header=header(t_ns), level=int(decision.level),
                        reasons=tuple(decision.reasons), command_replaced=guarded,
