@@ -43,7 +43,7 @@ from edge_autopilot.nodes.common import (
     resolve_scenario,
     run_main,
 )
-from edge_autopilot.nodes.inbox import Inbox
+from edge_autopilot.nodes.inbox import Inbox, bus_pump
 from edge_autopilot.nodes.params import CommonParams, LoopParams
 from edge_autopilot.nodes.sample_topics import SensorTopics
 from edge_autopilot.nodes.status import (
@@ -87,7 +87,7 @@ class AutopilotLoopNode:
         self.pipeline = self.driver.pipeline
         self.executive = self.driver.executive
         self.topics = SensorTopics(world.calibration)
-        self.inbox = Inbox()
+        self.inbox = Inbox(pump=bus_pump(bus))
         for topic, (msg_type, _) in self.topics.by_topic.items():
             bus.subscribe(topic, msg_type, self.inbox.callback(topic))
         if self.sim_time:
@@ -115,6 +115,7 @@ class AutopilotLoopNode:
         return samples
 
     def _received_samples(self) -> list[SensorSample]:
+        self.inbox.receive()
         received = [(topic, msg) for topic in self.topics.by_topic
                     for msg in self.inbox.drain(topic)]
         out = self._to_samples(received)
@@ -194,7 +195,7 @@ def _main(argv: Sequence[str] | None) -> int:
     params, common = node_params(LoopParams, NODE_NAME, args,
                                  {"scenario": args.scenario, "models_dir": args.models})
     stop = StopFlag()
-    with make_node_bus(common, NODE_NAME) as bus:
+    with make_node_bus(common, NODE_NAME, own_thread_receives=True) as bus:
         node = AutopilotLoopNode(bus, params, common)
         try:
             node.spin(stop)

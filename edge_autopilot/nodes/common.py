@@ -71,10 +71,17 @@ def node_params(model: type[P], node_name: str, args: argparse.Namespace,
     return load_params(model, node_name, args.params or ros_file, flags)
 
 
-def make_node_bus(common: CommonParams, node_name: str) -> Any:
+def make_node_bus(common: CommonParams, node_name: str, *, own_thread_receives: bool = False
+                  ) -> Any:
+    """The node's bus. ``own_thread_receives``: a network transport gets no receive thread;
+    the node receives on its own thread through ``Inbox`` (see inbox.py), the way a ROS 2
+    single-threaded executor does."""
     from edge_autopilot.transport import make_bus
 
-    return make_bus(common.transport, distro=common.distro, domain_id=common.domain_id)
+    options: dict[str, Any] = {"distro": common.distro, "domain_id": common.domain_id}
+    if own_thread_receives and common.transport != "inproc":
+        options["spin_thread"] = False
+    return make_bus(common.transport, **options)
 
 
 def resolve_scenario(ref: str) -> Scenario:

@@ -101,8 +101,10 @@ def drive_over_transport(scenario_path: Path, scenario: Any, transport: str,
     from edge_autopilot.transport import make_bus
 
     domain_id = free_domain_id()
+    # the bridge receives on this thread while it waits for the command (see inbox.py)
+    options = {} if transport == "inproc" else {"spin_thread": False}
     with NodeProcesses(scenario_path, transport, domain_id, distro, models_dir) as nodes, \
-            make_bus(transport, distro=distro, domain_id=domain_id) as bus:
+            make_bus(transport, distro=distro, domain_id=domain_id, **options) as bus:
         driver = BusDriver(bus, node_problem=nodes.problem)
         return run_bus_scenario(scenario, driver, seed, tap=tap), driver
 

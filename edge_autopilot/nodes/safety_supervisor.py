@@ -37,7 +37,7 @@ from edge_autopilot.nodes.autopilot_loop import (
     SIM_STEP_TOPIC,
 )
 from edge_autopilot.nodes.common import StopFlag, make_node_bus, node_params, node_parser, run_main
-from edge_autopilot.nodes.inbox import Inbox
+from edge_autopilot.nodes.inbox import Inbox, bus_pump
 from edge_autopilot.nodes.params import CommonParams, SupervisorParams
 from edge_autopilot.nodes.status import diagnostics_msg, ready_msg
 from edge_autopilot.safety.supervisor import (
@@ -59,7 +59,7 @@ class SupervisorNode:
     def __init__(self, bus: Any, params: SupervisorParams, common: CommonParams) -> None:
         self.logic = Supervisor(timeout_ns=round(params.timeout_ms * 1e6))
         self.sim_time = common.use_sim_time
-        self.inbox = Inbox(max_per_topic=256)
+        self.inbox = Inbox(max_per_topic=256, pump=bus_pump(bus))
         bus.subscribe(COMMAND_TOPIC, AckermannDriveStamped, self.inbox.callback(COMMAND_TOPIC))
         self._last_step_ns = -1
         if self.sim_time:
@@ -80,6 +80,7 @@ class SupervisorNode:
     def _take_commands(self, rx_ns: int | None) -> None:
         """Feed every received loop command to the watchdog. ``rx_ns`` None (sim time): a
         command counts as received at its own stamp, the simulated time it was made for."""
+        self.inbox.receive()
         for msg in self.inbox.drain(COMMAND_TOPIC):
             try:
                 command = convert.command_from_msg(msg)
@@ -139,7 +140,7 @@ class SupervisorNode:
             if took_over or t >= next_status:
                 self._publish_status(t)
                 next_status = t + STATUS_PERIOD_NS
-            time.sleep(POLL_MS / 1000.0)
+            self.inbox.idle(POLL_MS / 1000.0)
 
 
 def _main(argv: Sequence[str] | None) -> int:
@@ -150,7 +151,7 @@ def _main(argv: Sequence[str] | None) -> int:
     params, common = node_params(SupervisorParams, NODE_NAME, args,
                                  {"timeout_ms": args.timeout_ms})
     stop = StopFlag()
-    with make_node_bus(common, NODE_NAME) as bus:
+    with make_node_bus(common, NODE_NAME, own_thread_receives=True) as bus:
         SupervisorNode(bus, params, common).spin(stop)
     return 0
 

@@ -39,7 +39,7 @@ from edge_autopilot.nodes.autopilot_loop import (
 from edge_autopilot.nodes.autopilot_loop import NODE_NAME as LOOP_NODE
 from edge_autopilot.nodes.common import make_node_bus, node_params, node_parser, resolve_scenario
 from edge_autopilot.nodes.common import run_main as run_node_main
-from edge_autopilot.nodes.inbox import Inbox
+from edge_autopilot.nodes.inbox import Inbox, bus_pump
 from edge_autopilot.nodes.params import SimBridgeParams
 from edge_autopilot.nodes.safety_supervisor import NODE_NAME as SUPERVISOR_NODE
 from edge_autopilot.nodes.safety_supervisor import SUPERVISOR_COMMAND_TOPIC
@@ -72,7 +72,7 @@ class BusDriver:
         self.command_timeout_s = command_timeout_s
         self.connect_timeout_s = connect_timeout_s
         self.expect = expect
-        self.inbox = Inbox(max_per_topic=4096)
+        self.inbox = Inbox(max_per_topic=4096, pump=bus_pump(bus))
         for topic, msg_type in ((COMMAND_TOPIC, AckermannDriveStamped),
                                 (SUPERVISOR_COMMAND_TOPIC, AckermannDriveStamped),
                                 (LOOP_TIMING_TOPIC, LoopTiming),
@@ -136,7 +136,7 @@ class BusDriver:
                                      f"{self.connect_timeout_s:.0f} s: is it running on the same "
                                      "transport and domain?")
             self.pub_clock.publish(Clock(clock=convert.time_from_ns(0)))
-            time.sleep(HANDSHAKE_PERIOD_S)
+            self.inbox.idle(HANDSHAKE_PERIOD_S)
 
     def step(self, world: World, samples: list[SensorSample]) -> ControlCommand:
         t_ns = world.t_ns
@@ -199,6 +199,7 @@ class BusDriver:
 
     def _collect_reports(self) -> None:
         # every cycle: the inbox is bounded, and a run has more cycles than it holds
+        self.inbox.receive()
         self.timing.extend(self.inbox.drain(LOOP_TIMING_TOPIC))
         self.safety.extend(self.inbox.drain(SAFETY_STATE_TOPIC))
 
@@ -208,7 +209,7 @@ class BusDriver:
         deadline = time.monotonic() + DRAIN_S
         self._collect_reports()
         while len(self.timing) < cycles and time.monotonic() < deadline:
-            time.sleep(0.01)
+            self.inbox.idle(0.01)
             self._collect_reports()
         events: list[dict[str, Any]] = []
         level = SafetyLevel.NOMINAL
@@ -256,7 +257,7 @@ def _main(argv: Sequence[str] | None) -> int:
                                  {"scenario": args.scenario, "seed": args.seed})
     scenario = resolve_scenario(params.scenario)
     expect = (LOOP_NODE,) if args.no_supervisor else (LOOP_NODE, SUPERVISOR_NODE)
-    with make_node_bus(common, NODE_NAME) as bus:
+    with make_node_bus(common, NODE_NAME, own_thread_receives=True) as bus:
         driver = BusDriver(bus, params.command_timeout_s, params.connect_timeout_s, expect)
         result = run_bus_scenario(scenario, driver, None if params.seed < 0 else params.seed)
     text = json.dumps(result.to_json(), indent=2)

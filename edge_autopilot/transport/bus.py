@@ -239,6 +239,11 @@ class Bus(ABC):
                 raise
         return sub
 
+    @property
+    def needs_spin(self) -> bool:
+        """True when nothing receives for this bus unless its owner calls ``spin_once``."""
+        return False
+
     def spin_once(self, timeout_s: float = 0.0) -> int:
         """Receive what is pending (waiting up to ``timeout_s``); returns samples handled.
 

@@ -238,13 +238,19 @@ class DdsBus(Bus):
             self._readers = [*self._readers, (topic, reader)]
             self._waitset.attach(condition)
 
+    @property
+    def needs_spin(self) -> bool:
+        return self._thread is None
+
     def spin_once(self, timeout_s: float = 0.0) -> int:
         if self._thread is not None:
             raise TransportError("this dds bus receives on its own thread; spin_once is for "
                                  "buses made with spin_thread=False")
         if self._closed:
             return 0
-        self._waitset.wait(max(0, int(timeout_s * 1e9)))
+        timeout_ns = max(0, int(timeout_s * 1e9))
+        if timeout_ns > 0:
+            self._waitset.wait(timeout_ns)
         return self._take_all_readers()
 
     def _shutdown(self) -> None:

@@ -104,6 +104,10 @@ class Ros2Bus(Bus):
         self._node.create_subscription(_ros_message_class(type_name), topic, on_bytes,
                                        self._profile(qos), raw=True)
 
+    @property
+    def needs_spin(self) -> bool:
+        return self._thread is None
+
     def spin_once(self, timeout_s: float = 0.0) -> int:
         if self._thread is not None:
             raise TransportError("this ros2 bus spins on its own thread; spin_once is for "

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import threading
 import time
 from collections import deque
@@ -149,13 +150,18 @@ class ZmqBus(Bus):
         if not done.wait(_SUBSCRIBE_TIMEOUT_S):
             raise TransportError(f"zmq receive thread did not take the subscription to {topic}")
 
+    @property
+    def needs_spin(self) -> bool:
+        return self._thread is None
+
     def spin_once(self, timeout_s: float = 0.0) -> int:
         if self._thread is not None:
             raise TransportError("this zmq bus receives on its own thread; spin_once is for "
                                  "buses made with spin_thread=False")
         if self._closed:
             return 0
-        return self._poll(int(timeout_s * 1000))
+        # zmq polls in whole milliseconds: round up, or a sub-millisecond wait would spin
+        return self._poll(math.ceil(timeout_s * 1000))
 
     def _shutdown(self) -> None:
         if self._thread is not None:
