@@ -478,10 +478,12 @@ def cmd_bench_transport(args: argparse.Namespace) -> int:
     scenario = scenario.model_copy(update={"duration_s": args.duration})
     rows = []
     for kind in kinds:
-        if not args.quiet:
-            err.print(f"  {kind}: {scenario.name}, {args.duration:g} s lockstep ...",
-                      markup=False)
-        rows.append(bench_transport(kind, path, scenario, args.distro))
+        for echo in (False, True) if args.floor else (False,):
+            if not args.quiet:
+                what = "echo node (floor)" if echo else "loop"
+                err.print(f"  {kind}, {what}: {scenario.name}, {args.duration:g} s lockstep ...",
+                          markup=False)
+            rows.append(bench_transport(kind, path, scenario, args.distro, echo=echo))
     table = Table(title=f"the loop's traffic per cycle, {scenario.name} ({args.distro}), "
                   "lockstep: sensors published -> command received")
     for col in ("transport", "cycles", "lost cmds", "round trip p50/p99 ms",
@@ -490,7 +492,8 @@ def cmd_bench_transport(args: argparse.Namespace) -> int:
     for r in rows:
         def pair(d: dict[str, Any], keys: tuple[str, ...] = ("p50", "p99")) -> str:
             return "/".join(_fmt(d[k], 3) for k in keys)
-        table.add_row(r["transport"], str(r["cycles"]), str(r["lost_commands"]),
+        label = r["transport"] + (" floor" if r["loop"] == "echo" else "")
+        table.add_row(label, str(r["cycles"]), str(r["lost_commands"]),
                       pair(r["round_trip_ms"]), pair(r["loop_cycle_ms"]),
                       pair(r["transport_ms"], ("p50", "p99", "max")),
                       _fmt(r["messages_per_s"], 0))
@@ -646,6 +649,9 @@ def build_parser() -> argparse.ArgumentParser:
     bt.add_argument("--duration", type=float, default=10.0,
                     help="simulated seconds per transport (default 10)")
     bt.add_argument("--distro", choices=("humble", "jazzy"), default="humble")
+    bt.add_argument("--floor", action="store_true",
+                    help="also run each transport with an echo node in the loop's place (the "
+                    "same messages, none of the work): the transport's floor on this machine")
     bt.add_argument("--json", metavar="FILE", help="write the figures as JSON")
     bt.add_argument("--quiet", action="store_true", help="no progress output")
     bt.set_defaults(func=cmd_bench_transport)

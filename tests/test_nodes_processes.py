@@ -75,3 +75,17 @@ def test_killed_loop_process_the_supervisor_process_stops_the_car(tmp_path: Path
     after = tr.t_s[: tr.n] > driver.takeover_t_s + 0.05
     assert (tr.accel_cmd_mps2[: tr.n][after] < 0.0).all()
     assert not result.collision
+
+
+@pytest.mark.parametrize("transport", ["inproc", "dds"])
+def test_echo_floor_answers_every_cycle_with_a_zero_length_cycle(transport: str) -> None:
+    from edge_autopilot.nodes.bus_bench import bench_transport
+
+    scenario = _short(1.0)
+    figures = bench_transport(transport, SCENARIO_PATH, scenario, echo=True)
+    assert figures["loop"] == "echo" and figures["passed"] is None
+    assert figures["cycles"] == 100 and figures["lost_commands"] == 0
+    # the echo's loop timing came back (the cycle figures are read from it): a cycle of
+    # 0 ns, so all of the round trip is the transport's
+    assert figures["loop_cycle_ms"]["max"] == 0.0
+    assert figures["transport_ms"] == figures["round_trip_ms"]

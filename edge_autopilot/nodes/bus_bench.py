@@ -37,7 +37,7 @@ def _percentiles_ms(ns: np.ndarray) -> dict[str, float | None]:
             "max": round(float(ns.max() / 1e6), 4)}
 
 
-def _figures(kind: str, driver: BusDriver, result: Any) -> dict[str, Any]:
+def _figures(kind: str, driver: BusDriver, result: Any, echo: bool = False) -> dict[str, Any]:
     first, last = driver.first_publish_ns, driver.last_command_rx_ns
     traffic_s = (last - first) / 1e9 if first is not None and last is not None else 0.0
     rtt = np.asarray(driver.round_trip_ns, dtype=np.int64)
@@ -51,6 +51,7 @@ def _figures(kind: str, driver: BusDriver, result: Any) -> dict[str, Any]:
     messages = driver.published + LOOP_MESSAGES_PER_CYCLE * int(answered.sum())
     return {
         "transport": kind,
+        "loop": "echo" if echo else "stack",
         "cycles": int(rtt.size),
         "lost_commands": int((~answered).sum()),
         "round_trip_ms": _percentiles_ms(rtt[answered]),
@@ -59,22 +60,31 @@ def _figures(kind: str, driver: BusDriver, result: Any) -> dict[str, Any]:
         "messages": messages,
         "messages_per_s": round(messages / traffic_s, 1) if traffic_s > 0 else None,
         "traffic_s": round(traffic_s, 3),
-        "passed": bool(result.passed),
+        # (an echo run commands nothing: the car coasts, the scenario's verdict means nothing)
+        "passed": None if echo else bool(result.passed),
     }
 
 
 def bench_transport(kind: str, scenario_path: Path, scenario: Any, distro: str = "humble",
-                    models_dir: Path | None = None) -> dict[str, Any]:
-    """One lockstep run of ``scenario`` over ``kind``, with its latency figures."""
+                    models_dir: Path | None = None, echo: bool = False) -> dict[str, Any]:
+    """One lockstep run of ``scenario`` over ``kind``, with its latency figures. ``echo``: the
+    echo node (the loop's traffic, none of its work) answers instead of the loop: what the
+    transport costs on this machine with nothing else competing for the CPU."""
     from edge_autopilot.transport import make_bus
 
     if kind == "inproc":
         with make_bus("inproc", distro=distro) as bus:
-            node = AutopilotLoopNode(
-                bus, LoopParams(scenario=str(scenario_path),
-                                models_dir=str(models_dir) if models_dir else "",
-                                freeze_gc=False),
-                CommonParams(transport="inproc", distro=distro, use_sim_time=True))
+            node: Any
+            if echo:
+                from edge_autopilot.nodes.echo_loop import EchoLoopNode
+
+                node = EchoLoopNode(bus, str(scenario_path))
+            else:
+                node = AutopilotLoopNode(
+                    bus, LoopParams(scenario=str(scenario_path),
+                                    models_dir=str(models_dir) if models_dir else "",
+                                    freeze_gc=False),
+                    CommonParams(transport="inproc", distro=distro, use_sim_time=True))
             stop = StopFlag(handle_signals=False)
             thread = threading.Thread(target=node.spin, args=(stop,), daemon=True)
             thread.start()
@@ -84,8 +94,9 @@ def bench_transport(kind: str, scenario_path: Path, scenario: Any, distro: str =
             finally:
                 stop.event.set()
                 thread.join(5.0)
-                node.close()
-        return _figures(kind, driver, result)
+                if not echo:
+                    node.close()
+        return _figures(kind, driver, result, echo)
     result, driver = drive_over_transport(scenario_path, scenario, kind, models_dir, None,
-                                          distro)
-    return _figures(kind, driver, result)
+                                          distro, echo=echo)
+    return _figures(kind, driver, result, echo)

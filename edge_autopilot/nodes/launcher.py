@@ -32,13 +32,14 @@ class NodeProcesses:
 
     def __init__(self, scenario_path: Path, transport: str, domain_id: int, distro: str,
                  models_dir: Path | None = None, supervisor: bool = True,
-                 log_dir: Path | None = None) -> None:
+                 log_dir: Path | None = None, echo: bool = False) -> None:
+        """``echo``: the loop's traffic without its work (nodes/echo_loop.py) in its place."""
         self.log_dir = log_dir or Path(tempfile.mkdtemp(prefix="edge_autopilot_nodes_"))
         common = ["--transport", transport, "--domain-id", str(domain_id), "--distro", distro,
                   "--use-sim-time", "true"]
-        loop = [sys.executable, "-m", "edge_autopilot.nodes.autopilot_loop", *common,
-                "--scenario", str(scenario_path)]
-        if models_dir is not None:
+        module = "edge_autopilot.nodes.echo_loop" if echo else "edge_autopilot.nodes.autopilot_loop"
+        loop = [sys.executable, "-m", module, *common, "--scenario", str(scenario_path)]
+        if models_dir is not None and not echo:
             loop += ["--models", str(models_dir)]
         commands = {"autopilot_loop": loop}
         if supervisor:
@@ -93,17 +94,19 @@ class NodeProcesses:
 
 def drive_over_transport(scenario_path: Path, scenario: Any, transport: str,
                          models_dir: Path | None, seed: int | None, distro: str,
-                         tap: Any = None) -> tuple[Any, Any]:
+                         tap: Any = None, echo: bool = False) -> tuple[Any, Any]:
     """One scenario with the loop and the supervisor in their own processes and the simulator
     bridge in this one, over ``transport``, in lockstep: (the result, the bridge's driver with
-    its per-cycle figures)."""
+    its per-cycle figures). ``echo``: the echo node stands in for the loop (a latency floor;
+    the car gets zero commands)."""
     from edge_autopilot.nodes.sim_bridge import BusDriver, run_bus_scenario
     from edge_autopilot.transport import make_bus
 
     domain_id = free_domain_id()
     # the bridge receives on this thread while it waits for the command (see inbox.py)
     options = {} if transport == "inproc" else {"spin_thread": False}
-    with NodeProcesses(scenario_path, transport, domain_id, distro, models_dir) as nodes, \
+    with NodeProcesses(scenario_path, transport, domain_id, distro, models_dir,
+                       echo=echo) as nodes, \
             make_bus(transport, distro=distro, domain_id=domain_id, **options) as bus:
         driver = BusDriver(bus, node_problem=nodes.problem)
         return run_bus_scenario(scenario, driver, seed, tap=tap), driver
