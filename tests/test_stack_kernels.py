@@ -83,3 +83,35 @@ def test_in_path_kernel_equals_numpy() -> None:
         path_t = np.interp(_PRED_T_S, _PATH_T_S, np.concatenate(([offset], path)))
         want = _in_path_numpy(obj, path_t, speed, p)
         assert np.array_equal(in_path_mask(obj, offset, path, speed, p), want)
+
+
+def test_expert_plan_kernel_equals_numpy() -> None:
+    """The expert's plan through its array kernel equals the numpy form bit for bit, NaN
+    objects and lane changes included (the fallback and the teacher both run it)."""
+    from edge_autopilot.planning.expert import ExpertPlanner
+    from edge_autopilot.planning.localization import lane_geometry_at
+    from edge_autopilot.planning.types import EgoMotion, ObjectList, PlanningInput
+    from edge_autopilot.sim.scenario import BUILTIN_SCENARIO_DIR, load_scenario
+    from edge_autopilot.sim.world import World
+
+    road = World(load_scenario(BUILTIN_SCENARIO_DIR / "curve_with_traffic.yaml"),
+                 with_sensors=False).road
+    rng = np.random.default_rng(5)
+    for t in range(1500):
+        n = int(rng.integers(0, 20))
+        obj = ObjectList(rng.uniform(-40.0, 120.0, n), rng.uniform(-8.0, 8.0, n),
+                         rng.normal(15.0, 8.0, n), rng.normal(0.0, 1.5, n),
+                         rng.normal(0.0, 2.0, n), rng.uniform(0.5, 12.0, n),
+                         rng.uniform(0.5, 2.6, n), np.zeros(n, np.int8))
+        if n and t % 7 == 0:
+            obj.d_m[0] = np.nan
+        if n and t % 11 == 0:
+            obj.s_rel_m[-1] = np.nan
+        lane = lane_geometry_at(road, float(rng.uniform(0.0, 900.0)),
+                                float(rng.uniform(-1.5, 1.5)), float(rng.normal(0.0, 0.05)))
+        inp = PlanningInput(0, EgoMotion(float(rng.uniform(0.0, 35.0)), 0.0, 0.0, 0.0), lane,
+                            obj, float(rng.uniform(5.0, 35.0)), t % 3 == 0)
+        got, want = ExpertPlanner().plan(inp), ExpertPlanner()._plan_numpy(inp)
+        assert got.accel_mps2.tobytes() == want.accel_mps2.tobytes()
+        assert got.lateral_offset_m.tobytes() == want.lateral_offset_m.tobytes()
+        assert np.array_equal(got.lead_gap_m, want.lead_gap_m, equal_nan=True)

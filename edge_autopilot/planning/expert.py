@@ -193,6 +193,86 @@ def gaps_m(objects: ObjectList) -> np.ndarray:
     return objects.s_rel_m - 0.5 * objects.length_m - EGO_REAR_AXLE_TO_FRONT_M
 
 
+@nb.njit(cache=True)
+def _interp_like_numpy(x: np.ndarray, xp: np.ndarray, fp: np.ndarray, out: np.ndarray) -> None:
+    """``np.interp(x, xp, fp)`` for increasing ``xp``, with the operations of numpy's C loop
+    (end values outside, the slope of the bracketing pair, the exact value at a knot)."""
+    n = xp.shape[0]
+    for i in range(x.shape[0]):
+        v = x[i]
+        if v != v:
+            out[i] = v
+        elif v > xp[n - 1]:
+            out[i] = fp[n - 1]
+        elif v < xp[0]:
+            out[i] = fp[0]
+        else:
+            j = 0
+            while j + 1 < n and xp[j + 1] <= v:
+                j += 1
+            if j == n - 1 or xp[j] == v:
+                out[i] = fp[j]
+            else:
+                slope = (fp[j + 1] - fp[j]) / (xp[j + 1] - xp[j])
+                r = slope * (v - xp[j]) + fp[j]
+                if r != r:  # numpy retries from the right knot, then takes a flat segment
+                    r = slope * (v - xp[j + 1]) + fp[j + 1]
+                    if r != r and fp[j] == fp[j + 1]:
+                        r = fp[j]
+                out[i] = r
+
+
+@nb.njit(cache=True)
+def _plan_arrays(offset_m: float, target_m: float, decay: np.ndarray, low: np.ndarray,
+                 high: np.ndarray, s_rel_m: np.ndarray, d_m: np.ndarray, v_s_mps: np.ndarray,
+                 v_d_mps: np.ndarray, length_m: np.ndarray, width_m: np.ndarray,
+                 speed_mps: float, corridor_margin_m: float, curvature_1pm: np.ndarray,
+                 curve_lat_accel_mps2: float, speed_sq: float, two_curve_dist_m: np.ndarray,
+                 path_t_s: np.ndarray, pred_t_s: np.ndarray, lateral: np.ndarray,
+                 knots: np.ndarray, path_t_m: np.ndarray, mask: np.ndarray, gap: np.ndarray
+                 ) -> tuple[float, int, float]:
+    """The planner's array work in one pass: lateral_plan into ``lateral``, the in-path test
+    into ``mask``, gaps_m into ``gap``; returns (the lowest curve acceleration before its
+    limit, the number of objects in the path, the smallest gap among them, inf if none).
+
+    Each value is computed with the operations, in the order, of the numpy forms it replaces
+    (lateral_plan, in_path_mask, gaps_m, curve_accel; tests hold them equal bit for bit):
+    np.clip and np.maximum keep NaN as numpy does, ``**2`` on arrays is numpy's x * x, and
+    ``speed_sq`` comes in computed by Python as the numpy form's scalar ``speed ** 2`` was."""
+    for k in range(decay.shape[0]):
+        ideal = target_m + (offset_m - target_m) * decay[k]
+        step = ideal - offset_m
+        step = step if (step != step or step > low[k]) else low[k]  # numpy's clip: max, then
+        step = step if (step != step or step < high[k]) else high[k]  # min, NaN passes
+        lateral[k] = offset_m + step
+    n = s_rel_m.shape[0]
+    in_path = 0
+    lead_gap = np.inf
+    if n:
+        knots[0] = offset_m
+        knots[1:] = lateral
+        _interp_like_numpy(pred_t_s, path_t_s, knots, path_t_m)
+        _in_path(s_rel_m, d_m, v_s_mps, v_d_mps, length_m, width_m, path_t_m, speed_mps,
+                 corridor_margin_m, pred_t_s, mask)
+        for i in range(n):
+            gap[i] = s_rel_m[i] - 0.5 * length_m[i] - EGO_REAR_AXLE_TO_FRONT_M
+            if mask[i]:
+                g = gap[i]
+                # numpy's min: the first value, then any smaller one; a NaN wins and stays
+                if in_path == 0 or (lead_gap == lead_gap and (g != g or g < lead_gap)):
+                    lead_gap = g
+                in_path += 1
+    curve_min = np.inf
+    for k in range(curvature_1pm.shape[0]):
+        kappa = abs(curvature_1pm[k])
+        kappa = kappa if (kappa >= 1e-6 or kappa != kappa) else 1e-6  # np.maximum
+        limit = math.sqrt(curve_lat_accel_mps2 / kappa)
+        accel = (limit * limit - speed_sq) / two_curve_dist_m[k]
+        if k == 0 or (curve_min == curve_min and (accel != accel or accel < curve_min)):
+            curve_min = accel
+    return curve_min, in_path, lead_gap
+
+
 class ExpertPlanner:
     def __init__(self, params: ExpertParams | None = None) -> None:
         self.p = params or ExpertParams()
@@ -216,8 +296,53 @@ class ExpertPlanner:
     def plan(self, inp: PlanningInput) -> Trajectory:
         p, lane, ego, obj = self.p, inp.lane, inp.ego, inp.objects
         target_offset = self.choose_lane(inp)
-        lateral = lateral_plan(lane.offset_m, target_offset, p)
+        decay, low, high = _lateral_shape(p.lateral_time_constant_s, p.lateral_speed_max_mps)
+        n = obj.count
+        lateral = np.empty(decay.shape[0])
+        mask = np.empty(n, dtype=np.bool_)
+        gap = np.empty(n)
+        speed = ego.speed_mps
+        curve_min, in_path, lead_gap = _plan_arrays(
+            lane.offset_m, target_offset, decay, low, high, obj.s_rel_m, obj.d_m, obj.v_s_mps,
+            obj.v_d_mps, obj.length_m, obj.width_m, speed, p.corridor_margin_m,
+            lane.curvature_1pm, p.curve_lat_accel_mps2, speed**2, _TWO_CURVE_DIST_M,
+            _PATH_T_S, _PRED_T_S, lateral, np.empty(_PATH_T_S.shape[0]),
+            np.empty(_PRED_T_S.shape[0]), mask, gap)
+        accel = idm_accel(speed, inp.set_speed_mps, math.inf, 0.0, p)
+        if in_path:
+            for i in np.flatnonzero(mask):
+                accel = min(accel, self._object_accel(speed, inp.set_speed_mps, float(gap[i]),
+                                                      float(obj.v_s_mps[i]),
+                                                      float(obj.a_s_mps2[i])))
+        accel = min(accel, float(max(curve_min, -p.curve_decel_limit_mps2)))
+        return self._finish(accel, speed, lead_gap, lateral)
 
+    def _object_accel(self, speed: float, set_speed: float, gap: float, lead_speed: float,
+                      lead_accel: float) -> float:
+        """The acceleration one object in the path allows: IDM behind it, no gentler than
+        nominal braking, harder when the emergency layer says it must."""
+        p = self.p
+        a_idm = idm_accel(speed, set_speed, gap, lead_speed, p)
+        need = required_decel(speed, gap, lead_speed, lead_accel, p)
+        a_obj = max(a_idm, ACCEL_MIN_NOMINAL_MPS2)
+        if need > 0.5:
+            a_obj = min(a_obj, -need * p.emergency_gain)
+        return a_obj
+
+    def _finish(self, accel: float, speed: float, lead_gap: float, lateral: np.ndarray
+                ) -> Trajectory:
+        if speed < 0.3 and lead_gap < self.p.standstill_gap_m + 2.0:
+            accel = min(accel, -1.0)  # hold the brake at a standstill behind something
+        accel = float(min(max(accel, EMERGENCY_DECEL_MPS2), ACCEL_MAX_MPS2))
+        # held over the horizon: the expert replans every cycle, so only the first value acts
+        profile = np.full(HORIZON_T_S.shape, accel)
+        return Trajectory(accel_mps2=profile, lateral_offset_m=lateral, lead_gap_m=lead_gap)
+
+    def _plan_numpy(self, inp: PlanningInput) -> Trajectory:
+        """``plan`` in numpy, kept as the reference the kernel is tested against."""
+        p, lane, ego, obj = self.p, inp.lane, inp.ego, inp.objects
+        target_offset = self.choose_lane(inp)
+        lateral = lateral_plan(lane.offset_m, target_offset, p)
         speed = ego.speed_mps
         accel = idm_accel(speed, inp.set_speed_mps, math.inf, 0.0, p)
         lead_gap = math.inf
@@ -227,22 +352,12 @@ class ExpertPlanner:
                 gap = gaps_m(obj)
                 idx = np.flatnonzero(mask)
                 for i in idx:
-                    a_idm = idm_accel(speed, inp.set_speed_mps, float(gap[i]),
-                                      float(obj.v_s_mps[i]), p)
-                    need = required_decel(speed, float(gap[i]), float(obj.v_s_mps[i]),
-                                          float(obj.a_s_mps2[i]), p)
-                    a_obj = max(a_idm, ACCEL_MIN_NOMINAL_MPS2)
-                    if need > 0.5:
-                        a_obj = min(a_obj, -need * p.emergency_gain)
-                    accel = min(accel, a_obj)
+                    accel = min(accel, self._object_accel(speed, inp.set_speed_mps,
+                                                          float(gap[i]), float(obj.v_s_mps[i]),
+                                                          float(obj.a_s_mps2[i])))
                 lead_gap = float(gap[idx].min())
         accel = min(accel, curve_accel(speed, lane.curvature_1pm, p))
-        if speed < 0.3 and lead_gap < p.standstill_gap_m + 2.0:
-            accel = min(accel, -1.0)  # hold the brake at a standstill behind something
-        accel = float(min(max(accel, EMERGENCY_DECEL_MPS2), ACCEL_MAX_MPS2))
-        # held over the horizon: the expert replans every cycle, so only the first value acts
-        profile = np.full(HORIZON_T_S.shape, accel)
-        return Trajectory(accel_mps2=profile, lateral_offset_m=lateral, lead_gap_m=lead_gap)
+        return self._finish(accel, speed, lead_gap, lateral)
 
     # --- lane choice --------------------------------------------------------------------
     def _choose_lane(self, inp: PlanningInput) -> None:
