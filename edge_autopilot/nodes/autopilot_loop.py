@@ -1,7 +1,9 @@
 """The autopilot loop as a node: sensor topics in, ``/control/command`` out, every 10 ms.
 
-Subscriptions only fill buffers (the transport's receive thread); the loop runs on its own
-thread with its own clock (DESIGN.md "ROS 2"):
+Subscriptions only fill buffers; on zmq and dds the node's own thread takes the samples in
+(``Inbox``: while it waits for a step in sim time, at the start of each cycle on the wall
+clock, never waiting there), with no receive thread to hand them over. The loop keeps its own
+clock (DESIGN.md "ROS 2"):
 
 - sim time (``use_sim_time``): lockstep with the simulator bridge. Each ``/autopilot/sim/step``
   names, in delivery order, the sensor topics published for that cycle; the node takes exactly
