@@ -164,16 +164,9 @@ class AutopilotLoopNode:
         step = self.inbox.pop(SIM_STEP_TOPIC, timeout_s)
         if step is None:
             return False
-        received: list[tuple[str, Any]] = []
-        for topic in step.topics:
-            if topic not in self.topics.by_topic:
-                self.bad_samples += 1
-                continue
-            msg = self.inbox.pop(topic, SAMPLE_WAIT_S)
-            if msg is None:
-                self.lost_samples += 1
-                continue
-            received.append((topic, msg))
+        received, unknown, lost = self.topics.take_named(self.inbox, step.topics, SAMPLE_WAIT_S)
+        self.bad_samples += unknown
+        self.lost_samples += lost
         self.run_cycle(self._to_samples(received), convert.time_to_ns(step.header.stamp))
         return True
 

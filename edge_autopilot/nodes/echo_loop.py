@@ -81,13 +81,8 @@ class EchoLoopNode:
         step = self.inbox.pop(topics.TOPIC_SIM_STEP, timeout_s)
         if step is None:
             return False
-        received: list[tuple[str, Any]] = []
-        for topic in step.topics:
-            msg = self.inbox.pop(topic, SAMPLE_WAIT_S) if topic in self.topics.by_topic else None
-            if msg is None:
-                self.lost_samples += 1
-            else:
-                received.append((topic, msg))
+        received, unknown, lost = self.topics.take_named(self.inbox, step.topics, SAMPLE_WAIT_S)
+        self.lost_samples += unknown + lost
         self.topics.to_samples(received)  # the loop's input handling, results unused
         t_ns = convert.time_to_ns(step.header.stamp)
         self.pub_command.publish(convert.command_to_msg(ControlCommand(0.0, 0.0, t_ns), 0.0))

@@ -9,6 +9,7 @@ Autoware's convention); the receiving side joins them back into one sample.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from edge_autopilot.errors import MessageError
@@ -17,6 +18,7 @@ from edge_autopilot.msgs.geometry_msgs import AccelWithCovarianceStamped
 from edge_autopilot.msgs.nav_msgs import Odometry as OdometryMsg
 from edge_autopilot.msgs.radar_msgs import RadarScan as RadarScanMsg
 from edge_autopilot.msgs.sensor_msgs import Image, Range
+from edge_autopilot.nodes.inbox import Inbox
 from edge_autopilot.sensors.calibration import SensorRigCalibration
 from edge_autopilot.sensors.samples import CameraFrame, RadarScan, SensorSample, UltrasonicRange
 from edge_autopilot.transport.topics import TOPIC_ACCELERATION as ACCELERATION_TOPIC
@@ -54,6 +56,25 @@ class SensorTopics:
         self._odometry: dict[int, OdometryMsg] = {}
         self._accel: dict[int, AccelWithCovarianceStamped] = {}
         self.unpaired_dropped = 0
+
+    def take_named(self, inbox: Inbox, topics: Sequence[str], wait_s: float
+                   ) -> tuple[list[tuple[str, Any]], int, int]:
+        """The messages a simulator step names, in its order, from ``inbox`` (each waited
+        for up to ``wait_s``: they were published before the step): (topic, message) pairs,
+        how many named topics are not the rig's, how many never came (a lost best-effort
+        sample)."""
+        received: list[tuple[str, Any]] = []
+        unknown = lost = 0
+        for topic in topics:
+            if topic not in self.by_topic:
+                unknown += 1
+                continue
+            msg = inbox.pop(topic, wait_s)
+            if msg is None:
+                lost += 1
+                continue
+            received.append((topic, msg))
+        return received, unknown, lost
 
     def to_samples(self, received: list[tuple[str, Any]]) -> tuple[list[SensorSample], int]:
         """The stack's samples for messages received in this order, and how many messages

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from edge_autopilot.control.command import ControlCommand
 from edge_autopilot.msgs import convert
 from edge_autopilot.msgs.diagnostic_msgs import DiagnosticArray, DiagnosticStatus, KeyValue
 from edge_autopilot.msgs.edge_autopilot_msgs import (
@@ -98,9 +99,6 @@ def command_msg(t_ns: int, command: Any, pipeline: Any) -> Any:
     """The loop's command as it goes out, stamped with the cycle's time. ``speed`` carries the
     speed the command was computed at (information for the supervisor's stop profile; the
     command itself is the acceleration)."""
-    from edge_autopilot.control.command import ControlCommand
-    from edge_autopilot.msgs import convert
-
     inp = getattr(pipeline, "planning_input", None)
     speed_mps = inp.ego.speed_mps if inp is not None else 0.0
     return convert.command_to_msg(ControlCommand(command.steer_rad, command.accel_mps2, t_ns),

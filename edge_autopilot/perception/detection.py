@@ -244,6 +244,16 @@ def _peak_candidates(heatmap: np.ndarray, offset: np.ndarray, log_depth: np.ndar
     return bi, ri, ci, conf, class_id, off_col, off_row, logd
 
 
+def _batch_outputs(outputs: Sequence[np.ndarray], calibrations: tuple[CameraCalibration, ...]
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(heatmap, offset, log depth) of a batch, which must have a calibration per frame."""
+    heatmap, offset, log_depth = outputs[0], outputs[1], outputs[2]
+    if heatmap.shape[0] != len(calibrations):
+        raise ValueError(f"batch of {heatmap.shape[0]} frames but {len(calibrations)} "
+                         "calibrations")
+    return heatmap, offset, log_depth
+
+
 def decode(outputs: Sequence[np.ndarray], calibrations: tuple[CameraCalibration, ...],
            score_threshold: float = DEFAULT_SCORE_THRESHOLD) -> CameraDetections:
     """The network's outputs (in OUTPUT_NAMES order) for a batch whose frame k came from
@@ -256,10 +266,7 @@ def decode(outputs: Sequence[np.ndarray], calibrations: tuple[CameraCalibration,
     The arithmetic runs in numba kernels with the operations, in the order, of the numpy
     form ``_decode_numpy`` (tests hold the two equal bit for bit); the transcendental
     functions (exp, hypot, arctan2) stay numpy calls, so their results cannot differ."""
-    heatmap, offset, log_depth = outputs[0], outputs[1], outputs[2]
-    if heatmap.shape[0] != len(calibrations):
-        raise ValueError(f"batch of {heatmap.shape[0]} frames but {len(calibrations)} "
-                         "calibrations")
+    heatmap, offset, log_depth = _batch_outputs(outputs, calibrations)
     bi, ri, ci, conf, class_id, off_col, off_row, logd = _peak_candidates(
         heatmap, offset, log_depth, score_threshold)
     if bi.size == 0:
@@ -365,10 +372,7 @@ def _decode_peaks(heatmap: np.ndarray, offset: np.ndarray, log_depth: np.ndarray
 def _decode_numpy(outputs: Sequence[np.ndarray], calibrations: tuple[CameraCalibration, ...],
            score_threshold: float = DEFAULT_SCORE_THRESHOLD) -> CameraDetections:
     """The numpy form of ``decode``, kept as the reference its kernels are tested against."""
-    heatmap, offset, log_depth = outputs[0], outputs[1], outputs[2]
-    if heatmap.shape[0] != len(calibrations):
-        raise ValueError(f"batch of {heatmap.shape[0]} frames but {len(calibrations)} "
-                         "calibrations")
+    heatmap, offset, log_depth = _batch_outputs(outputs, calibrations)
     bi, ri, ci, conf, class_id, off_col, off_row, logd = _decode_peaks(
         heatmap, offset, log_depth, score_threshold)
     if bi.size == 0:

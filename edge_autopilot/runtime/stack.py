@@ -213,11 +213,7 @@ class StackPipeline:
         if self.camera is not None:
             self.camera.warm_up()
         self.road.to_frenet(np.array([0.0]), np.array([0.0]))
-        self.fallback_planner.plan(PlanningInput(0, EgoMotion(10.0, 0.0, 0.0, 0.0),
-                                                 lane_geometry_at(self.road, 0.0, 1.0, 0.0),
-                                                 ObjectList.empty(), 10.0))
-        self.fallback_planner.reset()
-        self._warm_up_scene(tracks)
+        self._warm_up_scene(tracks)  # (the fallback planner's kernel too)
         if self.safety is not None:
             self._warm_up_safety(scan)
 
