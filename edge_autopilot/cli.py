@@ -89,6 +89,41 @@ def _load_all(paths: Sequence[str]) -> list[tuple[Path, Scenario]]:
 
 
 # --- run -----------------------------------------------------------------------------------
+def _add_scheduling_args(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "the loop thread's scheduling (Linux; see edge_autopilot.runtime.scheduling)")
+    group.add_argument("--cpus", metavar="LIST", default="",
+                       help="pin the loop to these CPUs (cpu-list form: 3, 2-3, 0-1,6)")
+    group.add_argument("--rt-priority", type=int, default=0, metavar="N",
+                       help="run the loop under SCHED_FIFO at priority N (1-98; needs "
+                       "CAP_SYS_NICE or an rtprio limit)")
+    group.add_argument("--lock-memory", action="store_true",
+                       help="lock the process's memory (mlockall; needs a memlock limit or "
+                       "CAP_IPC_LOCK)")
+
+
+def _scheduling_asked(args: argparse.Namespace) -> bool:
+    return bool(args.cpus) or args.rt_priority != 0 or args.lock_memory
+
+
+def _apply_scheduling(args: argparse.Namespace) -> list[str]:
+    """The scheduling options, applied to this (the loop's) thread; what was applied."""
+    from edge_autopilot.runtime.scheduling import (
+        SchedulingSettings,
+        apply_scheduling,
+        parse_cpu_list,
+    )
+
+    settings = SchedulingSettings(parse_cpu_list(args.cpus), args.rt_priority,
+                                  args.lock_memory)
+    if not settings.requested:
+        return []
+    applied = apply_scheduling(settings)
+    if not args.quiet:
+        err.print("loop thread: " + "; ".join(applied), markup=False)
+    return applied
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from edge_autopilot.sim.runner import (
         DRIVERS,
@@ -130,7 +165,17 @@ def cmd_run(args: argparse.Namespace) -> int:
             f"--transport {args.transport} runs the stack's nodes in lockstep (the supervisor "
             "included): it does not combine with --driver other than stack, --realtime, "
             "--supervisor or --compare")
+    if over_bus and _scheduling_asked(args):
+        raise EdgeAutopilotError(
+            f"--cpus, --rt-priority and --lock-memory apply to a loop in this process; with "
+            f"--transport {args.transport} set the loop node's cpus, rt_priority and "
+            "lock_memory parameters instead")
+    if args.supervisor and args.cpus:
+        raise EdgeAutopilotError(
+            "--cpus with --supervisor would pin the watchdog to the loop's own CPUs, where a "
+            "loop stuck at real-time priority starves it; run them as nodes and pin each")
     record_paths = _record_paths(args.record, [s for _, s in scenarios])
+    _apply_scheduling(args)
 
     def make_driver(models_dir: Path, name: str = args.driver) -> Any:
         if args.supervisor and name == args.driver:
@@ -315,8 +360,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
         if not args.quiet and done % 5000 == 0:
             err.print(f"  {done}/{total} cycles", markup=False)
 
+    scheduling = _apply_scheduling(args)
     result = run_bench(args.cycles, args.actors, models_dir, progress)
     js = result.to_json()
+    js["scheduling"] = scheduling
     for problem in result.model_errors:
         err.print(f"[yellow]model not loaded:[/yellow] {escape(problem)}")
     table = Table(title=f"bench: {result.cycles} cycles, {result.actors} actors, lockstep")
@@ -590,6 +637,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--json", metavar="FILE", help="write results as JSON")
     run.add_argument("--report", metavar="DIR", help="write plots and index.html")
     run.add_argument("--quiet", action="store_true", help="no progress output")
+    _add_scheduling_args(run)
     run.set_defaults(func=cmd_run)
 
     bench = sub.add_parser(
@@ -605,6 +653,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="YAML thresholds; exit 1 when one is broken "
                        "(e.g. benchmarks/deadline_gate.yaml)")
     bench.add_argument("--quiet", action="store_true", help="no progress output")
+    _add_scheduling_args(bench)
     bench.set_defaults(func=cmd_bench)
 
     faults = sub.add_parser(

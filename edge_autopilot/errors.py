@@ -37,3 +37,7 @@ class TransportError(EdgeAutopilotError):
 
 class RecordingError(EdgeAutopilotError):
     """A recording (rosbag2 MCAP) is missing, unreadable, or lacks what a replay needs."""
+
+
+class SchedulingError(EdgeAutopilotError):
+    """The OS refused the loop's CPU pinning, real-time priority or memory locking."""

@@ -39,6 +39,7 @@ from edge_autopilot.msgs.edge_autopilot_msgs import (
 from edge_autopilot.msgs.rosgraph_msgs import Clock
 from edge_autopilot.nodes.common import (
     StopFlag,
+    apply_node_scheduling,
     make_node_bus,
     node_params,
     node_parser,
@@ -193,6 +194,7 @@ def _main(argv: Sequence[str] | None) -> int:
     with make_node_bus(common, NODE_NAME, own_thread_receives=True) as bus:
         node = AutopilotLoopNode(bus, params, common)
         try:
+            apply_node_scheduling(NODE_NAME, params)  # once set up: loading is not real-time
             node.spin(stop)
         finally:
             node.close()

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import yaml
 
 from edge_autopilot.errors import ConfigError, EdgeAutopilotError, ScenarioError
-from edge_autopilot.nodes.params import CommonParams, NodeParams, load_params
+from edge_autopilot.nodes.params import CommonParams, NodeParams, SchedulingParams, load_params
 from edge_autopilot.sim.scenario import Scenario, load_scenario, resolve_scenario_paths
 
 EXIT_USAGE = 2
@@ -109,6 +109,17 @@ class StopFlag:
     @property
     def is_set(self) -> bool:
         return self.event.is_set()
+
+
+def apply_node_scheduling(node_name: str, params: SchedulingParams) -> None:
+    """The node's cpus, rt_priority and lock_memory for the calling (the node's) thread; a
+    refusal is a SchedulingError, so the node exits instead of running unprotected."""
+    from edge_autopilot.runtime.scheduling import apply_scheduling
+
+    settings = params.scheduling()
+    if settings.requested:
+        applied = apply_scheduling(settings)
+        print(f"{node_name}: " + "; ".join(applied), file=sys.stderr)
 
 
 def run_main(body: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None) -> int:

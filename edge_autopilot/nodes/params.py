@@ -12,12 +12,15 @@ nodes ignore undeclared ones.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from edge_autopilot.errors import ConfigError
+
+if TYPE_CHECKING:
+    from edge_autopilot.runtime.scheduling import SchedulingSettings
 
 WILDCARD = "/**"
 ROS_PARAMETERS = "ros__parameters"
@@ -30,7 +33,34 @@ class NodeParams(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class LoopParams(NodeParams):
+class SchedulingParams(NodeParams):
+    """The node thread's scheduling (``edge_autopilot.runtime.scheduling``), applied once the
+    node is set up: on a vehicle the loop and the supervisor each get a real-time priority
+    (the supervisor's above the loop's) and CPUs of their own."""
+
+    cpus: str = ""  # cpu-list form ("3", "2-3"); "" = wherever the OS puts it
+    rt_priority: int = Field(0, ge=0, le=98)  # SCHED_FIFO priority; 0 = an ordinary task
+    lock_memory: bool = False  # mlockall
+
+    @field_validator("cpus")
+    @classmethod
+    def _cpu_list(cls, value: str) -> str:
+        from edge_autopilot.runtime.scheduling import parse_cpu_list
+
+        try:
+            parse_cpu_list(value)
+        except ConfigError as e:
+            raise ValueError(str(e)) from None
+        return value
+
+    def scheduling(self) -> SchedulingSettings:
+        from edge_autopilot.runtime.scheduling import SchedulingSettings, parse_cpu_list
+
+        return SchedulingSettings(parse_cpu_list(self.cpus), self.rt_priority,
+                                  self.lock_memory)
+
+
+class LoopParams(SchedulingParams):
     """``autopilot_loop``: the 10 ms loop."""
 
     # empty: the models installed with the package
@@ -41,7 +71,7 @@ class LoopParams(NodeParams):
     diagnostics_period_s: float = Field(1.0, gt=0.0)
 
 
-class SupervisorParams(NodeParams):
+class SupervisorParams(SchedulingParams):
     """``safety_supervisor``: the watchdog that commands the stop when the loop goes silent."""
 
     # two periods, the design's rule (DESIGN.md "Safety")

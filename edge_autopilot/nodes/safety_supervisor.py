@@ -36,7 +36,14 @@ from edge_autopilot.nodes.autopilot_loop import (
     DIAGNOSTICS_TOPIC,
     SIM_STEP_TOPIC,
 )
-from edge_autopilot.nodes.common import StopFlag, make_node_bus, node_params, node_parser, run_main
+from edge_autopilot.nodes.common import (
+    StopFlag,
+    apply_node_scheduling,
+    make_node_bus,
+    node_params,
+    node_parser,
+    run_main,
+)
 from edge_autopilot.nodes.inbox import Inbox, bus_pump
 from edge_autopilot.nodes.params import CommonParams, SupervisorParams
 from edge_autopilot.nodes.status import diagnostics_msg, ready_msg
@@ -152,7 +159,9 @@ def _main(argv: Sequence[str] | None) -> int:
                                  {"timeout_ms": args.timeout_ms})
     stop = StopFlag()
     with make_node_bus(common, NODE_NAME, own_thread_receives=True) as bus:
-        SupervisorNode(bus, params, common).spin(stop)
+        node = SupervisorNode(bus, params, common)
+        apply_node_scheduling(NODE_NAME, params)
+        node.spin(stop)
     return 0
 
 
