@@ -117,3 +117,27 @@ def test_object_rows_kernel_equals_numpy_reference() -> None:
         _objects(obj, speed, got)
         _objects_numpy(obj, speed, want)
         assert got.tobytes() == want.tobytes()
+
+
+def test_fused_rows_come_with_ground_truth_twins() -> None:
+    """With an observer, every fused row has a twin from ground truth at the same instant with
+    the same labels: the truth-only recording's rows, as the expert drove the same path."""
+    from edge_autopilot.training.dataset import stack_observer
+
+    scenario = load_scenario("scenarios/lead_brake_hard.yaml").model_copy(
+        update={"duration_s": 3.0})
+    xp, yp, xc, yc = record_run(scenario, noisy=False, rng=np.random.default_rng(1),
+                                observe=stack_observer(None))
+    k = xp.shape[0] // 2
+    assert xp.shape[0] == 2 * k and k > 100
+    np.testing.assert_array_equal(yp[:k], yp[k:])
+    np.testing.assert_array_equal(yc[:k], yc[k:])
+    assert not np.array_equal(xp[:k], xp[k:])  # fused objects are not ground truth
+    truth = record_run(scenario, noisy=False, rng=np.random.default_rng(1))
+    # the fused recording starts once odometry arrived: its twins are truth's last k rows
+    np.testing.assert_array_equal(xp[k:], truth[0][-k:])
+    np.testing.assert_array_equal(xc[k:], truth[2][-k:])
+    np.testing.assert_array_equal(yp[k:], truth[1][-k:])
+    single = record_run(scenario, noisy=False, rng=np.random.default_rng(1),
+                        observe=stack_observer(None), truth_twins=False)
+    np.testing.assert_array_equal(single[0], xp[:k])

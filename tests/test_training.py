@@ -44,3 +44,23 @@ def test_training_exports_verified_models_deterministically(tmp_path: Path) -> N
     again = _train(tmp_path / "b")
     for name in ("perception", "planning", "control"):
         assert again["models"][name]["sha256"] == manifest["models"][name]["sha256"]
+
+
+def test_committed_models_record_what_train_does_by_default() -> None:
+    """``edge-autopilot train`` with no options is the command that made ``models/``: the
+    manifest's seed, variants, epochs and feature version are the defaults of today's code,
+    so changing one without retraining (and committing the result) fails here."""
+    from edge_autopilot.cli import build_parser
+    from edge_autopilot.planning.features import FEATURES_VERSION
+    from edge_autopilot.sim.runner import default_models_dir
+    from edge_autopilot.training.perception_data import FRAME_EVERY
+    from edge_autopilot.training.perception_train import EPOCHS, VARIANTS
+
+    args = build_parser().parse_args(["train"])
+    training = json.loads((default_models_dir() / "manifest.json").read_text())["training"]
+    assert (training["seed"], training["variants_per_scenario"], training["epochs"]) == \
+        (args.seed, args.variants, args.epochs)
+    assert training["objects"] == args.objects
+    assert training["features_version"] == FEATURES_VERSION
+    assert training["perception"] == {"seed": args.seed, "variants_per_scenario": VARIANTS,
+                                      "epochs": EPOCHS, "frame_every": FRAME_EVERY}

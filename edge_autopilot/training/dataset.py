@@ -10,6 +10,12 @@ Coverage beyond the expert's own path (the DAgger idea, Ross et al. 2011, withou
 interactive loop): in some runs the executed command is the expert's plus coloured noise, so
 the data holds states slightly off the ideal line, always labelled with what the expert would
 do there. Same seed -> the same dataset, bit for bit.
+
+Each fused sample also gets a twin with the same labels and the objects from ground truth
+(``TRUTH_TWINS``): the planner then learns the expert's reaction to an object, not to the way
+this version of fusion happens to place it. Trained on fused rows alone, a retrain after a
+fusion change drove the stack through every built-in but collided in three of them when fed
+ground truth (``tests/test_imitation_closed_loop.py``): it had learned fusion's biases.
 """
 
 from __future__ import annotations
@@ -48,6 +54,7 @@ NOISY_RUN_FRACTION = 0.4
 STEER_NOISE_RAD = 0.015
 ACCEL_NOISE_MPS2 = 0.4
 NOISE_CORRELATION_S = 0.5
+TRUTH_TWINS = True  # see the module docstring
 
 
 @dataclass
@@ -112,15 +119,18 @@ def _ou_noise(n: int, rng: np.random.Generator, std: float, dt_s: float) -> np.n
 
 
 def record_run(scenario: Scenario, noisy: bool, rng: np.random.Generator,
-               observe: Observer | None = None
+               observe: Observer | None = None, truth_twins: bool = TRUTH_TWINS
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The expert drives ``scenario``; each recorded sample pairs the network inputs with the
     expert's output on ground truth. The inputs are what ``observe`` makes of the sensor
-    samples (the stack's own perception and fusion), or ground truth when it is None."""
+    samples (the stack's own perception and fusion), or ground truth when it is None. With an
+    observer and ``truth_twins``, the ground-truth rows of the same instants follow the fused
+    ones (same labels), so the rows are twice as many."""
     world = World(scenario, with_sensors=observe is not None)
     expert = ExpertDriver()
     expert.reset(world)
     seen_by = observe(world) if observe is not None else None
+    twins = seen_by is not None and truth_twins
     cycles = round(scenario.duration_s * 100)
     steer_noise = _ou_noise(cycles, rng, STEER_NOISE_RAD if noisy else 0.0, 0.01)
     accel_noise = _ou_noise(cycles, rng, ACCEL_NOISE_MPS2 if noisy else 0.0, 0.01)
@@ -129,6 +139,8 @@ def record_run(scenario: Scenario, noisy: bool, rng: np.random.Generator,
     yp = np.zeros((n_rec, PLANNING_OUTPUTS), np.float32)
     xc = np.zeros((n_rec, CONTROL_INPUTS), np.float32)
     yc = np.zeros((n_rec, 2), np.float32)
+    twin_xp = np.zeros_like(xp) if twins else xp[:0]
+    twin_xc = np.zeros_like(xc) if twins else xc[:0]
     k = 0
     samples: list[SensorSample] = []
     for cycle in range(cycles):
@@ -143,12 +155,18 @@ def record_run(scenario: Scenario, noisy: bool, rng: np.random.Generator,
             yp[k] = planning_target(traj)
             encode_control(seen.ego, seen.lane, traj, xc[k])
             yc[k] = control_target(cmd.steer_rad, cmd.accel_mps2)
+            if twins:
+                encode_planning(inp, target, twin_xp[k])
+                encode_control(inp.ego, inp.lane, traj, twin_xc[k])
             k += 1
         samples = world.step(ControlCommand(cmd.steer_rad + steer_noise[cycle],
                                             cmd.accel_mps2 + accel_noise[cycle], cmd.stamp_ns))
         if _collided(world):
             break
-    return xp[:k], yp[:k], xc[:k], yc[:k]
+    if not twins:
+        return xp[:k], yp[:k], xc[:k], yc[:k]
+    return (np.concatenate([xp[:k], twin_xp[:k]]), np.concatenate([yp[:k], yp[:k]]),
+            np.concatenate([xc[:k], twin_xc[:k]]), np.concatenate([yc[:k], yc[:k]]))
 
 
 def _collided(world: World) -> bool:

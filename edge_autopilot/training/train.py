@@ -201,6 +201,7 @@ def train_all(out_dir: Path, seed: int, variants: int, epochs: int,
     manifest_path = out_dir / "manifest.json"
     manifest = _read_manifest(manifest_path, log)
     if "perception" in networks:
+        from edge_autopilot.training.perception_data import FRAME_EVERY
         from edge_autopilot.training.perception_train import EPOCHS, VARIANTS, train_perception
 
         p_variants = perception_variants or VARIANTS
@@ -210,7 +211,7 @@ def train_all(out_dir: Path, seed: int, variants: int, epochs: int,
         manifest["models"]["perception"] = entry
         manifest["metrics"]["perception"] = {k: round(v, 5) for k, v in metrics.items()}
         manifest["training"]["perception"] = {"seed": seed, "variants_per_scenario": p_variants,
-                                              "epochs": p_epochs}
+                                              "epochs": p_epochs, "frame_every": FRAME_EVERY}
         # written now: the planner's data is recorded through this very network
         _write_manifest(manifest_path, manifest)
         log(f"perception: held-out {manifest['metrics']['perception']}")
