@@ -107,6 +107,13 @@ def test_node_parameters_carry_the_settings(tmp_path: Path) -> None:
                  "    lock_memory: true\n")
     loop, _ = load_params(LoopParams, "autopilot_loop", f)
     assert loop.scheduling() == SchedulingSettings(frozenset({2, 3}), 80, True)
+    for yaml_value, cpus in (("3", {3}), ("[1, 2]", {1, 2}), ("'0-1'", {0, 1})):
+        f.write_text(f"safety_supervisor:\n  ros__parameters:\n    cpus: {yaml_value}\n")
+        sup, _ = load_params(SupervisorParams, "safety_supervisor", f)
+        assert sup.scheduling().cpus == cpus
+    f.write_text("safety_supervisor:\n  ros__parameters:\n    cpus: true\n")
+    with pytest.raises(ConfigError, match="cpus"):
+        load_params(SupervisorParams, "safety_supervisor", f)
     f.write_text("safety_supervisor:\n  ros__parameters:\n    cpus: 'two'\n")
     with pytest.raises(ConfigError, match=r"cpus.*'two'"):
         load_params(SupervisorParams, "safety_supervisor", f)
@@ -165,3 +172,30 @@ def test_real_system_calls_in_a_child_process() -> None:
         assert "memlock" in out["mlock_refused"]
     else:
         assert out["locked_kb"] >= 64 * 1024
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux scheduling calls")
+def test_loop_node_pins_its_own_thread_from_its_parameters() -> None:
+    """The node applies its ``cpus`` parameter (as ``-p cpus:=N`` makes it: an integer) to its
+    main thread once it is set up, says so, and runs on."""
+    import signal
+    import time
+
+    cpu = max(os.sched_getaffinity(0))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "edge_autopilot.nodes.autopilot_loop", "--transport", "inproc",
+         "--use-sim-time", "true", "--scenario", "cut_in_short_gap",
+         "--ros-args", "-p", f"cpus:={cpu}"],
+        stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stderr is not None
+        line = proc.stderr.readline()  # blocks until the node has set itself up
+        assert line.strip() == f"autopilot_loop: pinned to CPU {cpu}"
+        time.sleep(0.2)
+        assert proc.poll() is None  # still running, waiting for the simulator's steps
+        status = Path(f"/proc/{proc.pid}/task/{proc.pid}/status").read_text()
+        allowed = next(x for x in status.splitlines() if x.startswith("Cpus_allowed_list"))
+        assert allowed.split()[-1] == str(cpu)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)

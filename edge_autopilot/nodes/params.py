@@ -42,11 +42,20 @@ class SchedulingParams(NodeParams):
     rt_priority: int = Field(0, ge=0, le=98)  # SCHED_FIFO priority; 0 = an ordinary task
     lock_memory: bool = False  # mlockall
 
-    @field_validator("cpus")
+    @field_validator("cpus", mode="before")
     @classmethod
-    def _cpu_list(cls, value: str) -> str:
+    def _cpu_list(cls, value: object) -> str:
+        """A cpu-list string, or what YAML and ``-p cpus:=3`` make of one CPU (an integer) or
+        of several (a list of integers)."""
         from edge_autopilot.runtime.scheduling import parse_cpu_list
 
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
+        elif isinstance(value, list) and all(
+                isinstance(v, int) and not isinstance(v, bool) for v in value):
+            value = ",".join(map(str, value))
+        if not isinstance(value, str):
+            raise ValueError(f"a CPU list like '3' or '2-3', got {value!r}")
         try:
             parse_cpu_list(value)
         except ConfigError as e:
