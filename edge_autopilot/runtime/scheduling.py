@@ -2,8 +2,10 @@
 memory.
 
 A 10 ms loop on a shared machine is at the mercy of whatever else runs there: measured on this
-2-core VM with a training job beside it, the bench's cycle p99.9 went from 2 ms to 103 ms (the
-loop thread waiting for a core for a whole scheduler slice). The usual remedies on a vehicle
+2-core VM with a busy-loop process pinned to the loop's CPU, the bench's cycle p99 went from
+2.4 ms to 9.6 ms as an ordinary task, and came back to 2.7 ms under SCHED_FIFO (the stalls of
+50-150 ms left matched the hypervisor's steal time, which nothing in the guest prevents;
+README, "Figures"). The usual remedies on a vehicle
 computer (the ROS 2 real-time guidelines, e.g. ros2_realtime / "Real-time programming in
 ROS 2", and the Linux RT wiki) are, in order of effect:
 
